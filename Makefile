@@ -1,0 +1,46 @@
+# Two commands do all set-up on a fresh machine:  make run  (the main job)  and  make test.
+# Both create/refresh .venv and are fast when nothing changed.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+RUN    ?= runs/latest
+# Extra flags for each stage, e.g.  make run TRAIN_ARGS="--epochs 3 --limit 5000"
+TRAIN_ARGS   ?=
+CONVERT_ARGS ?=
+BENCH_ARGS   ?=
+
+.PHONY: run test test-fast lint venv default-model clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+## train -> convert (+ verify) -> benchmark, into $(RUN)
+run: $(STAMP)
+	$(BIN)/digits-train --out $(RUN) $(TRAIN_ARGS)
+	$(BIN)/digits-convert $(RUN) $(CONVERT_ARGS)
+	$(BIN)/digits-bench $(RUN) $(BENCH_ARGS)
+
+## the whole test suite, slow (training) tests included
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+## regenerate the models shipped in edge_app/models from a default full training run
+default-model: $(STAMP)
+	$(BIN)/digits-train --out runs/default
+	$(BIN)/digits-convert runs/default --formats float32,int8
+	$(BIN)/python -m converter.ship runs/default edge_app/models
+
+clean:
+	rm -rf runs .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The Kivy edge app (digits-app)."""

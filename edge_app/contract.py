@@ -1,0 +1,202 @@
+"""What a model input means, and the contract every DigitLite .tflite file carries inside it.
+
+This module is the single place where the meaning of a 28x28 input is decided. Training, int8
+calibration, verification, benchmarks and the app all import these constants:
+
+* shape ``(28, 28, 1)`` per image (NHWC, the device models have a fixed batch of 1);
+* **white ink on black**, as MNIST was made;
+* **raw pixel values 0..255** as float32 (float models) - the scaling to 0..1 is a Rescaling layer
+  *inside* the model, so nothing outside it can get the scaling wrong. An int8 model takes the
+  same pixels quantized with its input tensor's own scale and zero point.
+
+The contract is JSON stored in the TFLite flatbuffer's ``metadata`` list under
+:data:`CONTRACT_METADATA_NAME`. It is read here with a small pure-Python flatbuffer reader, so a
+device needs neither TensorFlow nor the ``flatbuffers`` package to know what a model expects.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from edge_app.errors import ModelError
+
+IMAGE_SIZE = 28
+INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
+PIXEL_MIN, PIXEL_MAX = 0.0, 255.0
+INK = "white-on-black"
+INPUT_SCALING = "raw-0-255"  # float32 pixels 0..255; the model rescales internally
+LABELS = tuple(str(d) for d in range(10))
+
+CONTRACT_METADATA_NAME = "digitlite.contract"
+CONTRACT_SCHEMA_VERSION = 1
+TFLITE_IDENTIFIER = b"TFL3"
+
+
+@dataclass(frozen=True)
+class ModelContract:
+    """What a DigitLite .tflite expects and what was measured about it.
+
+    Attributes:
+        format: name of the format in the converter's table (``float32``, ``int8``, ...).
+        labels: class names, index = output position.
+        input_shape: the input tensor's shape including the batch dimension.
+        ink: ``white-on-black``.
+        input_scaling: ``raw-0-255`` (float pixels 0..255 before any quantization).
+        quantization: per tensor (``input``/``output``) dtype, scale and zero point.
+        source_model_sha256: hash of the ``model.keras`` it was converted from.
+        accuracy: accuracy measured by the converter on the MNIST test set (None if not yet).
+        keras_accuracy: the Keras original's accuracy on the same inputs.
+        arch: the architecture name in the trainer's registry.
+        extra: anything else worth knowing (converter version, dates, sample counts).
+    """
+
+    format: str
+    labels: tuple[str, ...] = LABELS
+    input_shape: tuple[int, ...] = (1, *INPUT_SHAPE)
+    ink: str = INK
+    input_scaling: str = INPUT_SCALING
+    quantization: dict[str, Any] = field(default_factory=dict)
+    source_model_sha256: str | None = None
+    accuracy: float | None = None
+    keras_accuracy: float | None = None
+    arch: str | None = None
+    schema_version: int = CONTRACT_SCHEMA_VERSION
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> ModelContract:
+        """Parse a contract; raises :class:`ModelError` when it is not one we understand."""
+        try:
+            data = json.loads(text)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ModelError(f"model contract is not valid JSON: {exc}") from exc
+        if not isinstance(data, dict) or "format" not in data:
+            raise ModelError("model contract has no 'format' field")
+        version = data.get("schema_version", CONTRACT_SCHEMA_VERSION)
+        if version > CONTRACT_SCHEMA_VERSION:
+            raise ModelError(
+                f"model contract schema {version} is newer than this DigitLite understands "
+                f"({CONTRACT_SCHEMA_VERSION}); upgrade digitlite"
+            )
+        known = {f for f in cls.__dataclass_fields__}
+        kwargs = {k: v for k, v in data.items() if k in known}
+        for key in ("labels", "input_shape"):
+            if key in kwargs:
+                kwargs[key] = tuple(kwargs[key])
+        return cls(**kwargs)
+
+
+# --- a minimal, read-only flatbuffer walker for the TFLite schema -----------------------------
+# Model: 0 version, 1 operator_codes, 2 subgraphs, 3 description, 4 buffers, 5 metadata_buffer,
+#        6 metadata, 7 signature_defs.   Metadata: 0 name, 1 buffer.
+# Buffer: 0 data [ubyte], 1 offset (ulong, data outside the flatbuffer), 2 size (ulong).
+_MODEL_BUFFERS, _MODEL_METADATA, _MODEL_DESCRIPTION = 4, 6, 3
+
+
+class _Table:
+    __slots__ = ("buf", "pos")
+
+    def __init__(self, buf: bytes, pos: int) -> None:
+        self.buf, self.pos = buf, pos
+
+    def _field(self, index: int) -> int | None:
+        vtable = self.pos - struct.unpack_from("<i", self.buf, self.pos)[0]
+        vtable_size = struct.unpack_from("<H", self.buf, vtable)[0]
+        slot = 4 + 2 * index
+        if slot >= vtable_size:
+            return None
+        offset = struct.unpack_from("<H", self.buf, vtable + slot)[0]
+        return self.pos + offset if offset else None
+
+    def _indirect(self, index: int) -> int | None:
+        at = self._field(index)
+        return None if at is None else at + struct.unpack_from("<I", self.buf, at)[0]
+
+    def scalar(self, index: int, fmt: str, default: int = 0) -> int:
+        at = self._field(index)
+        return default if at is None else struct.unpack_from(fmt, self.buf, at)[0]
+
+    def bytes_(self, index: int) -> bytes | None:
+        at = self._indirect(index)
+        if at is None:
+            return None
+        (length,) = struct.unpack_from("<I", self.buf, at)
+        return bytes(self.buf[at + 4 : at + 4 + length])
+
+    def tables(self, index: int) -> list[_Table]:
+        at = self._indirect(index)
+        if at is None:
+            return []
+        (length,) = struct.unpack_from("<I", self.buf, at)
+        out = []
+        for i in range(length):
+            elem = at + 4 + 4 * i
+            out.append(_Table(self.buf, elem + struct.unpack_from("<I", self.buf, elem)[0]))
+        return out
+
+
+def read_tflite_metadata(model: bytes) -> dict[str, bytes]:
+    """Return the ``metadata`` entries of a TFLite flatbuffer as ``{name: bytes}``.
+
+    Raises:
+        ModelError: the bytes are not a TFLite model.
+    """
+    if len(model) < 8 or model[4:8] != TFLITE_IDENTIFIER:
+        raise ModelError("not a TFLite model (no 'TFL3' flatbuffer identifier)")
+    try:
+        root = _Table(model, struct.unpack_from("<I", model, 0)[0])
+        buffers = root.tables(_MODEL_BUFFERS)
+        out: dict[str, bytes] = {}
+        for entry in root.tables(_MODEL_METADATA):
+            name = (entry.bytes_(0) or b"").decode("utf-8", "replace")
+            index = entry.scalar(1, "<I")
+            if index >= len(buffers):
+                continue
+            buffer = buffers[index]
+            data = buffer.bytes_(0)
+            if not data:  # large models keep buffers outside the flatbuffer
+                offset, size = buffer.scalar(1, "<Q"), buffer.scalar(2, "<Q")
+                data = bytes(model[offset : offset + size]) if offset > 1 and size else b""
+            out[name] = data
+        return out
+    except (struct.error, IndexError) as exc:
+        raise ModelError(f"TFLite model is truncated or corrupt ({exc})") from exc
+
+
+def read_contract_bytes(model: bytes, *, source: str = "model") -> ModelContract:
+    """Read the DigitLite contract from the bytes of a .tflite file."""
+    metadata = read_tflite_metadata(model)
+    raw = metadata.get(CONTRACT_METADATA_NAME)
+    if raw is None:
+        raise ModelError(
+            f"{source} carries no DigitLite contract (metadata '{CONTRACT_METADATA_NAME}'); "
+            "convert it with digits-convert so the app knows its labels, input and scaling"
+        )
+    return ModelContract.from_json(raw)
+
+
+def read_contract(path: str | Path) -> ModelContract:
+    """Read the DigitLite contract embedded in a .tflite file.
+
+    Raises:
+        ModelError: the file is missing, not TFLite, or has no contract.
+    """
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ModelError(f"cannot read model {path}: {exc.strerror or exc}") from exc
+    return read_contract_bytes(data, source=str(path))
+
+
+def min_runtime_version(model: bytes) -> str | None:
+    """The ``min_runtime_version`` the TFLite converter recorded in the model, if any."""
+    raw = read_tflite_metadata(model).get("min_runtime_version")
+    return raw.split(b"\0", 1)[0].decode("ascii", "replace") if raw else None

@@ -1,0 +1,25 @@
+"""Shared test set-up: no test downloads, writes into the repo, or depends on the working dir."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(autouse=True)
+def _isolated_homes(tmp_path_factory, monkeypatch):
+    """Keep Keras and Kivy caches out of $HOME, and make accidental downloads fail fast."""
+    homes = tmp_path_factory.getbasetemp() / "homes"
+    monkeypatch.setenv("KERAS_HOME", str(homes / "keras"))
+    monkeypatch.setenv("KIVY_HOME", str(homes / "kivy"))
+    monkeypatch.setenv("KIVY_NO_ARGS", "1")
+    monkeypatch.setenv("SDL_VIDEODRIVER", os.environ.get("SDL_VIDEODRIVER", "offscreen"))
+    monkeypatch.setenv("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    """The small MNIST subset shipped in tests/data (same idx .gz format as the real files)."""
+    return DATA / "mnist-mini"

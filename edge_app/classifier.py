@@ -1,0 +1,166 @@
+"""Classify 28x28 digit images with a DigitLite .tflite model, hiding the tensor plumbing.
+
+Inputs are what :mod:`edge_app.contract` defines: white ink on black, pixel values 0..255.
+Quantized models (int8 or uint8) get their inputs quantized and outputs dequantized with the
+tensor's own scale and zero point, so one code path serves every format.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from edge_app.contract import IMAGE_SIZE, ModelContract, read_contract_bytes
+from edge_app.errors import ModelError
+from edge_app.runtime import load_interpreter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """One image's result: the best digit, its probability and the top-k ``(digit, p)`` pairs."""
+
+    digit: int
+    confidence: float
+    top: tuple[tuple[int, float], ...]
+
+
+def _quantize(x: np.ndarray, dtype: np.dtype, scale: float, zero_point: int) -> np.ndarray:
+    info = np.iinfo(dtype)
+    q = np.round(x / scale + zero_point)
+    return np.clip(q, info.min, info.max).astype(dtype)
+
+
+class Classifier:
+    """A loaded model plus its contract.
+
+    Args:
+        model: path to a .tflite file carrying a DigitLite contract.
+        runtime: force an interpreter (see :data:`edge_app.runtime.RUNTIME_NAMES`).
+        threads: interpreter threads.
+        require_contract: refuse models without an embedded contract (the default); tests and
+            the converter may pass False for a model that has not been stamped yet.
+
+    Raises:
+        ModelError: unreadable file, no contract, or an input/output that is not 28x28x1 -> 10.
+        RuntimeNotFoundError: no interpreter installed.
+    """
+
+    def __init__(
+        self,
+        model: str | Path,
+        *,
+        runtime: str | None = None,
+        threads: int | None = None,
+        require_contract: bool = True,
+    ) -> None:
+        self.model_path = Path(model)
+        try:
+            data = self.model_path.read_bytes()
+        except OSError as exc:
+            raise ModelError(f"cannot read model {model}: {exc.strerror or exc}") from exc
+        if require_contract:
+            self.contract: ModelContract | None = read_contract_bytes(data, source=str(model))
+        else:
+            try:
+                self.contract = read_contract_bytes(data, source=str(model))
+            except ModelError:
+                self.contract = None
+        self.size_bytes = len(data)
+        self._interpreter, self.runtime = load_interpreter(data, runtime=runtime, threads=threads)
+        self._lock = threading.Lock()  # an Interpreter is not safe to invoke from two threads
+        self._input = self._interpreter.get_input_details()[0]
+        self._output = self._interpreter.get_output_details()[0]
+        self._check_shapes()
+        self.last_latency_ms = 0.0
+
+    def _check_shapes(self) -> None:
+        shape = tuple(int(d) for d in self._input["shape"])
+        if len(shape) != 4 or shape[1:] != (IMAGE_SIZE, IMAGE_SIZE, 1):
+            raise ModelError(
+                f"{self.model_path}: model input is {list(shape)}, expected [1, 28, 28, 1]"
+            )
+        if int(np.prod(self._output["shape"][1:])) != 10:
+            raise ModelError(
+                f"{self.model_path}: model output is {list(self._output['shape'])}, "
+                "expected 10 classes"
+            )
+        self._batch = shape[0]
+        signature = self._input.get("shape_signature")
+        self._dynamic_batch = signature is not None and len(signature) and signature[0] == -1
+
+    @property
+    def input_dtype(self) -> np.dtype:
+        return np.dtype(self._input["dtype"])
+
+    @property
+    def output_dtype(self) -> np.dtype:
+        return np.dtype(self._output["dtype"])
+
+    @property
+    def format(self) -> str:
+        return self.contract.format if self.contract else "unknown"
+
+    def _prepare(self, images: np.ndarray) -> np.ndarray:
+        x = np.asarray(images)
+        if x.ndim == 2:
+            x = x[None]
+        if x.ndim == 3:
+            x = x[..., None]
+        if x.ndim != 4 or x.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE, 1):
+            raise ValueError(f"expected images of shape (N, 28, 28[, 1]), got {x.shape}")
+        x = x.astype(np.float32, copy=False)
+        scale, zero_point = self._input["quantization"]
+        if self.input_dtype.kind in "iu" and scale:
+            return _quantize(x, self.input_dtype, scale, zero_point)
+        return x.astype(self.input_dtype, copy=False)
+
+    def _dequantize(self, y: np.ndarray) -> np.ndarray:
+        scale, zero_point = self._output["quantization"]
+        if self.output_dtype.kind in "iu" and scale:
+            return (y.astype(np.float32) - zero_point) * scale
+        return y.astype(np.float32, copy=False)
+
+    def predict_proba(self, images: np.ndarray) -> np.ndarray:
+        """Class probabilities for one image (28, 28) or a batch (N, 28, 28[, 1]).
+
+        Returns:
+            float32 array (N, 10). ``last_latency_ms`` holds the time this call took.
+        """
+        x = self._prepare(images)
+        n = len(x)
+        out = np.empty((n, 10), dtype=np.float32)
+        if n == 0:
+            return out
+        interp = self._interpreter
+        in_index, out_index = self._input["index"], self._output["index"]
+        start = time.perf_counter()
+        with self._lock:
+            if self._dynamic_batch and self._batch != n:
+                interp.resize_tensor_input(in_index, [n, IMAGE_SIZE, IMAGE_SIZE, 1])
+                interp.allocate_tensors()
+                self._batch = n
+            step = self._batch
+            for i in range(0, n, step):
+                chunk = x[i : i + step]
+                interp.set_tensor(in_index, chunk)
+                interp.invoke()
+                out[i : i + step] = self._dequantize(interp.get_tensor(out_index)).reshape(-1, 10)
+        self.last_latency_ms = (time.perf_counter() - start) * 1000.0
+        return out
+
+    def classify(self, images: np.ndarray, top_k: int = 3) -> list[Prediction]:
+        """Best digit, confidence and top-k for each image (see :meth:`predict_proba`)."""
+        probs = self.predict_proba(images)
+        results = []
+        for p in probs:
+            order = np.argsort(p)[::-1][:top_k]
+            top = tuple((int(d), float(p[d])) for d in order)
+            results.append(Prediction(digit=top[0][0], confidence=top[0][1], top=top))
+        return results

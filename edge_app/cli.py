@@ -1,0 +1,257 @@
+"""``digits-predict``: read the digits written in image files with a DigitLite .tflite model.
+
+Runs with the edge install only (numpy, a TFLite interpreter, OpenCV/Pillow): no TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from edge_app.errors import DigitLiteError
+
+log = logging.getLogger(__name__)
+
+PROG = "digits-predict"
+EXIT_OK, EXIT_SOME_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+
+EPILOG = """\
+examples:
+  digits-predict photo.jpg                  read with the shipped int8 model
+  digits-predict scans/*.png --json         one JSON object per image, one per line
+  digits-predict form.jpg --model runs/latest/model_float32.tflite --runtime tensorflow
+  digits-predict blurry.jpg --min-confidence 0.8 -v
+
+output:
+  human    PATH: 90210  (5 digits, 2.1 ms)     lines of text are separated by a space
+  --json   {"path": ..., "digits": "90210", "detections": [{"digit": 9, "confidence": 0.998,
+            "box": [x, y, w, h], "line": 0}, ...], "latency_ms": 2.1, "runtime": "litert"}
+           "digits" is "" when the image holds no digit; an unreadable file gives
+           {"path": ..., "error": "..."} and the others are still read.
+
+exit status: 0 all images read, 1 some image could not be read, 2 bad model/flags/runtime.
+"""
+
+
+@dataclass(frozen=True)
+class PredictConfig:
+    """What ``digits-predict`` was asked to do (parsed flags, no argparse inside)."""
+
+    images: tuple[Path, ...]
+    model: Path | None = None  # None: the shipped int8 model
+    json: bool = False
+    min_confidence: float = 0.5
+    runtime: str | None = None  # None: first installed
+    threads: int = 1
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is not within 0..1")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``digits-predict`` argument parser."""
+    from edge_app.runtime import RUNTIME_NAMES  # light: no interpreter is imported
+
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Read the handwritten digits in image files (photos, scans, crops) with a "
+        "DigitLite TFLite model. Needs no TensorFlow.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="image files")
+    parser.add_argument(
+        "--model",
+        type=Path,
+        metavar="FILE",
+        help="a DigitLite .tflite model (default: the shipped int8 model)",
+    )
+    parser.add_argument(
+        "--json", action="store_true", help="print one JSON object per image, one per line"
+    )
+    parser.add_argument(
+        "--min-confidence",
+        type=_probability,
+        default=0.5,
+        metavar="P",
+        help="drop digits the model is less sure of than P, 0..1 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--runtime",
+        metavar="NAME",
+        help=f"force a TFLite interpreter: {', '.join(RUNTIME_NAMES)} "
+        "(default: the first installed, in that order)",
+    )
+    parser.add_argument(
+        "--threads",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="interpreter threads (default: %(default)s; a 28x28 model gains nothing from more)",
+    )
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument(
+        "-v", "--verbose", action="store_true", help="log details (per-digit confidences)"
+    )
+    verbosity.add_argument("-q", "--quiet", action="store_true", help="log errors only")
+    return parser
+
+
+def parse_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> PredictConfig:
+    """Check flags that argparse cannot, and freeze them into a :class:`PredictConfig`."""
+    from edge_app.runtime import RUNTIME_NAMES
+
+    if args.runtime is not None and args.runtime not in RUNTIME_NAMES:
+        close = difflib.get_close_matches(args.runtime, RUNTIME_NAMES, n=1)
+        hint = f"; did you mean '{close[0]}'?" if close else ""
+        parser.error(
+            f"argument --runtime: unknown runtime '{args.runtime}' "
+            f"(choose from {', '.join(RUNTIME_NAMES)}){hint}"
+        )
+    return PredictConfig(
+        images=tuple(args.images),
+        model=args.model,
+        json=args.json,
+        min_confidence=args.min_confidence,
+        runtime=args.runtime,
+        threads=args.threads,
+    )
+
+
+def _configure_logging(verbose: bool, quiet: bool) -> None:
+    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.INFO
+    logging.basicConfig(
+        level=level, format=f"{PROG}: %(levelname)s: %(message)s", stream=sys.stderr, force=True
+    )
+
+
+def load_reader(config: PredictConfig) -> Any:
+    """Load the model and build a :class:`~edge_app.reader.DigitReader` for ``config``.
+
+    Raises:
+        ModelError, RuntimeNotFoundError: the model or interpreter cannot be used.
+    """
+    from edge_app.classifier import Classifier
+    from edge_app.models import default_model_path
+    from edge_app.reader import DigitReader
+
+    model = config.model if config.model is not None else default_model_path()
+    classifier = Classifier(model, runtime=config.runtime, threads=config.threads)
+    contract = classifier.contract
+    accuracy = f", {contract.accuracy:.2%} on MNIST" if contract and contract.accuracy else ""
+    log.info(
+        "model %s (%s%s, %.0f KB) on %s",
+        model,
+        classifier.format,
+        accuracy,
+        classifier.size_bytes / 1024,
+        classifier.runtime,
+    )
+    return DigitReader(classifier, min_confidence=config.min_confidence)
+
+
+def read_images(reader: Any, paths: Sequence[Path]) -> Iterator[tuple[Path, Any]]:
+    """Yield ``(path, Reading)`` or ``(path, DigitLiteError)`` for each image, in order.
+
+    One bad file never stops the others.
+    """
+    from edge_app.imageio import load_image
+
+    for path in paths:
+        try:
+            image = load_image(path)
+            yield path, reader.read(image)
+        except DigitLiteError as exc:
+            yield path, exc
+
+
+def result_record(path: Path, result: Any, runtime: str) -> dict[str, Any]:
+    """The ``--json`` object for one image (DESIGN.md schema, plus ``runtime``)."""
+    if isinstance(result, Exception):
+        return {"path": str(path), "error": str(result)}
+    return {
+        "path": str(path),
+        "digits": result.digits,
+        "detections": [d.to_dict() for d in result.detections],
+        "latency_ms": round(result.latency_ms, 3),
+        "runtime": runtime,
+    }
+
+
+def format_human(path: Path, result: Any) -> str:
+    """``PATH: 90210  (5 digits, 2.1 ms)``."""
+    count = len(result.detections)
+    shown = result.digits or "-"
+    noun = "digit" if count == 1 else "digits"
+    return f"{path}: {shown}  ({count or 'no'} {noun}, {result.latency_ms:.1f} ms)"
+
+
+def predict(config: PredictConfig, out: TextIO) -> int:
+    """Read every image in ``config`` and print the results to ``out``.
+
+    Returns:
+        :data:`EXIT_OK`, or :data:`EXIT_SOME_FAILED` when at least one image could not be read.
+
+    Raises:
+        ModelError, RuntimeNotFoundError: the model or interpreter cannot be used.
+    """
+    reader = load_reader(config)
+    runtime = reader.classifier.runtime
+    failed = 0
+    for path, result in read_images(reader, config.images):
+        if isinstance(result, Exception):
+            failed += 1
+            log.error("%s", result)
+        elif log.isEnabledFor(logging.DEBUG):
+            for d in result.detections:
+                log.debug("%s: %d (%.3f) at %s line %d", path, d.digit, d.confidence, d.box, d.line)
+        if config.json:
+            print(json.dumps(result_record(path, result, runtime)), file=out, flush=True)
+        elif not isinstance(result, Exception):
+            print(format_human(path, result), file=out, flush=True)
+    if failed:
+        log.error("%d of %d images could not be read", failed, len(config.images))
+    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``digits-predict``; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.verbose, args.quiet)
+    config = parse_config(parser, args)
+    try:
+        return predict(config, sys.stdout)
+    except DigitLiteError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `digits-predict ... | head`
+        sys.stderr.close()
+        return EXIT_OK

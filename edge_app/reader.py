@@ -1,0 +1,190 @@
+"""From an image to the digits written on it: vision finds the digits, the classifier names them.
+
+:class:`DigitReader` is what ``digits-predict`` and the Kivy app both use. It composes
+:func:`edge_app.vision.find_digits` (camera frame -> MNIST-style 28x28 candidates with boxes and
+line numbers) with :meth:`edge_app.classifier.Classifier.predict_proba`, run once per frame on
+all candidates as one batch, and drops candidates the model is not sure about.
+
+``Reading.digits`` holds the digits in reading order: left to right within a line, lines top to
+bottom, **lines separated by a single space** (``"90210"`` for one line, ``"12 345"`` for two).
+A space keeps one result per printed line, and ``digits.replace(" ", "")`` gives every digit.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+LINE_SEPARATOR = " "
+
+
+class Candidate(Protocol):
+    """What vision hands over per possible digit (``edge_app.vision.DigitCandidate``)."""
+
+    image: np.ndarray  # (28, 28) uint8, white ink on black, MNIST framing
+    box: tuple[int, int, int, int]  # (x, y, w, h) in the input image's pixels
+    line: int  # 0 for the top line of text
+
+
+class ProbabilityModel(Protocol):
+    """The part of :class:`~edge_app.classifier.Classifier` the reader needs."""
+
+    def predict_proba(self, images: np.ndarray) -> np.ndarray: ...
+
+
+FindDigits = Callable[[np.ndarray], Sequence[Candidate]]
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One digit read: its value, the model's confidence, where it is and on which line."""
+
+    digit: int
+    confidence: float
+    box: tuple[int, int, int, int]
+    line: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (DESIGN.md schema, plus ``line``)."""
+        return {
+            "digit": self.digit,
+            "confidence": round(self.confidence, 4),
+            "box": [int(v) for v in self.box],
+            "line": self.line,
+        }
+
+
+@dataclass(frozen=True)
+class Reading:
+    """The result for one image.
+
+    Attributes:
+        digits: the digits in reading order, lines separated by a space; ``""`` when none.
+        detections: the digits kept, in the same order as ``digits``.
+        latency_ms: image in -> digits out (vision + classifier).
+        vision_ms: the part spent finding and framing digits.
+        classify_ms: the part spent in the model.
+        rejected: candidates dropped for low confidence.
+    """
+
+    digits: str
+    detections: list[Detection] = field(default_factory=list)
+    latency_ms: float = 0.0
+    vision_ms: float = 0.0
+    classify_ms: float = 0.0
+    rejected: int = 0
+
+    @property
+    def lines(self) -> list[str]:
+        """The digits of each line that has any, top to bottom."""
+        return self.digits.split(LINE_SEPARATOR) if self.digits else []
+
+
+def _default_find() -> FindDigits:
+    # Imported when first needed so the reader can be built (and tested) with another finder.
+    from edge_app.vision import find_digits
+
+    return find_digits
+
+
+def _labels_of(classifier: Any) -> tuple[int, ...]:
+    """Output index -> digit, from the model's contract when it has one."""
+    contract = getattr(classifier, "contract", None)
+    labels = getattr(contract, "labels", None)
+    if labels:
+        try:
+            return tuple(int(label) for label in labels)
+        except (TypeError, ValueError):
+            log.warning("model labels %r are not digits; using output positions", labels)
+    return tuple(range(10))
+
+
+class DigitReader:
+    """Read the digits in an image.
+
+    Args:
+        classifier: a loaded :class:`~edge_app.classifier.Classifier` (or anything with
+            ``predict_proba(images (N, 28, 28)) -> (N, 10)``).
+        min_confidence: candidates whose best probability is below this are dropped (0..1).
+        find: the vision function; default :func:`edge_app.vision.find_digits`. Tests inject
+            a fake here.
+
+    Raises:
+        ValueError: ``min_confidence`` outside 0..1.
+    """
+
+    def __init__(
+        self,
+        classifier: ProbabilityModel,
+        *,
+        min_confidence: float = 0.5,
+        find: FindDigits | None = None,
+    ) -> None:
+        if not 0.0 <= min_confidence <= 1.0:
+            raise ValueError(f"min_confidence must be within 0..1, got {min_confidence}")
+        self.classifier = classifier
+        self.min_confidence = float(min_confidence)
+        self._find = find if find is not None else _default_find()
+        self._labels = _labels_of(classifier)
+
+    def read(self, image: np.ndarray) -> Reading:
+        """Find, frame and classify every digit in ``image`` (gray, BGR or BGRA uint8).
+
+        Returns:
+            A :class:`Reading`; ``digits == ""`` when nothing in the image is read as a digit.
+        """
+        start = time.perf_counter()
+        candidates = list(self._find(image))
+        found = time.perf_counter()
+        if not candidates:
+            elapsed = (found - start) * 1000.0
+            return Reading("", [], latency_ms=elapsed, vision_ms=elapsed)
+        batch = np.stack([np.asarray(c.image, dtype=np.uint8).reshape(28, 28) for c in candidates])
+        probs = np.asarray(self.classifier.predict_proba(batch))
+        done = time.perf_counter()
+
+        best = probs.argmax(axis=1)
+        detections: list[Detection] = []
+        for cand, index, p in zip(candidates, best, probs, strict=True):
+            confidence = float(p[index])
+            if confidence < self.min_confidence:
+                continue
+            box = tuple(int(v) for v in cand.box)
+            detections.append(
+                Detection(self._labels[int(index)], confidence, box, int(getattr(cand, "line", 0)))
+            )
+        rejected = len(candidates) - len(detections)
+        if rejected:
+            log.debug(
+                "dropped %d of %d candidates below %.2f",
+                rejected,
+                len(candidates),
+                self.min_confidence,
+            )
+        return Reading(
+            digits=_join(detections),
+            detections=detections,
+            latency_ms=(done - start) * 1000.0,
+            vision_ms=(found - start) * 1000.0,
+            classify_ms=(done - found) * 1000.0,
+            rejected=rejected,
+        )
+
+
+def _join(detections: Sequence[Detection]) -> str:
+    """Digits in the order given (vision's reading order), a space where the line changes."""
+    parts: list[str] = []
+    previous: int | None = None
+    for det in detections:
+        if previous is not None and det.line != previous:
+            parts.append(LINE_SEPARATOR)
+        parts.append(str(det.digit))
+        previous = det.line
+    return "".join(parts)

@@ -1,0 +1,155 @@
+"""Input normalisation: any image array -> a bounded-size uint8 gray working image."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from edge_app.errors import ImageError
+
+log = logging.getLogger(__name__)
+
+# Small inputs (dataset samples, form-field crops) are enlarged so the morphology below has
+# pixels to work with; their digit fills the image anyway, so the cost stays tiny.
+MIN_WORK_SIDE = 112
+# Beyond this many pixels an input is not a photo but a mistake (or an attack).
+MAX_INPUT_PIXELS = 1 << 30
+
+
+@dataclass(frozen=True)
+class WorkImage:
+    """The gray image the vision step works on and how it maps back to the input.
+
+    Attributes:
+        gray: (h, w) uint8 working image.
+        scale: working pixels per original pixel (x and y are scaled alike).
+        original_size: (width, height) of the input image.
+    """
+
+    gray: np.ndarray
+    scale: float
+    original_size: tuple[int, int]
+
+    def box_to_original(self, x: int, y: int, w: int, h: int) -> tuple[int, int, int, int]:
+        """Map a working-image box to the input image's pixel coordinates (clipped)."""
+        width, height = self.original_size
+        x0 = int(np.floor(x / self.scale))
+        y0 = int(np.floor(y / self.scale))
+        x1 = int(np.ceil((x + w) / self.scale))
+        y1 = int(np.ceil((y + h) / self.scale))
+        x0, y0 = max(0, min(x0, width - 1)), max(0, min(y0, height - 1))
+        x1, y1 = max(x0 + 1, min(x1, width)), max(y0 + 1, min(y1, height))
+        return x0, y0, x1 - x0, y1 - y0
+
+
+def _check_shape(image: np.ndarray) -> None:
+    if image.ndim not in (2, 3) or (image.ndim == 3 and image.shape[2] not in (1, 2, 3, 4)):
+        raise ImageError(
+            f"expected a gray (H, W) or colour (H, W, 3|4) image, got shape {image.shape}"
+        )
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ImageError(f"image is empty (shape {image.shape})")
+    if image.shape[0] * image.shape[1] > MAX_INPUT_PIXELS:
+        raise ImageError(f"image is too large ({image.shape[1]}x{image.shape[0]} pixels)")
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Convert any numeric image to uint8 0..255 without changing its meaning.
+
+    bool -> 0/255; uint16 -> scaled from 0..65535; float -> 0..1 scaled to 0..255 when its
+    maximum is at most 1, else clipped to 0..255 (NaN -> 0); other integers are clipped.
+
+    Raises:
+        ImageError: the dtype is not numeric.
+    """
+    if image.dtype == np.uint8:
+        return image
+    if image.dtype == np.bool_:
+        return image.astype(np.uint8) * np.uint8(255)
+    if image.dtype == np.uint16:
+        return (image // 257).astype(np.uint8)
+    if np.issubdtype(image.dtype, np.floating):
+        data = np.nan_to_num(image.astype(np.float32, copy=False), nan=0.0, posinf=255.0)
+        if data.size and float(data.max()) <= 1.0:
+            data = data * 255.0
+        return np.clip(data, 0, 255).astype(np.uint8)
+    if np.issubdtype(image.dtype, np.integer):
+        return np.clip(image, 0, 255).astype(np.uint8)
+    raise ImageError(f"unsupported image dtype {image.dtype}")
+
+
+def _alpha_composite(color: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Flatten a transparent image onto the background that contrasts with its ink."""
+    a = alpha.astype(np.float32) / 255.0
+    opaque = a > 0.5
+    # Drawings exported with a transparent background: put them on paper of the opposite
+    # brightness to the visible strokes, so dark-on-clear and light-on-clear both survive.
+    ink_level = float(color[opaque].mean()) if opaque.any() else 0.0
+    paper = 0.0 if ink_level > 127 else 255.0
+    out = color.astype(np.float32) * a + paper * (1.0 - a)
+    return out.astype(np.uint8)
+
+
+def to_gray(image: np.ndarray) -> np.ndarray:
+    """Return a (H, W) uint8 gray image from gray, gray+alpha, BGR or BGRA input.
+
+    Raises:
+        ImageError: wrong number of dimensions/channels, empty or unsupported dtype.
+    """
+    image = np.asarray(image)
+    _check_shape(image)
+    image = to_uint8(image)
+    if image.ndim == 2:
+        return image
+    channels = image.shape[2]
+    if channels == 1:
+        return image[:, :, 0]
+    if channels == 2:
+        gray, alpha = image[:, :, 0], image[:, :, 1]
+    elif channels == 3:
+        return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_BGR2GRAY)
+    else:
+        gray = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_BGRA2GRAY)
+        alpha = image[:, :, 3]
+    if alpha.min() == 255:
+        return np.ascontiguousarray(gray)
+    return _alpha_composite(gray, alpha)
+
+
+def prepare(image: np.ndarray, max_side: int) -> WorkImage:
+    """Bring any input to a gray working image whose longer side is within bounds.
+
+    Large images are first subsampled by striding (a view, so no full-size copy is made) and
+    then area-resized to ``max_side``; tiny ones are enlarged to :data:`MIN_WORK_SIDE`.
+
+    Args:
+        image: the input array (see :func:`to_gray`).
+        max_side: longest side of the working image.
+
+    Returns:
+        The :class:`WorkImage`.
+
+    Raises:
+        ImageError: the array is not an image (see :func:`to_gray`), or ``max_side`` < 32.
+    """
+    if max_side < 32:
+        raise ImageError(f"max_side must be at least 32, got {max_side}")
+    image = np.asarray(image)
+    _check_shape(image)
+    height, width = image.shape[:2]
+    longest = max(height, width)
+    step = max(1, longest // (2 * max_side))
+    if step > 1:
+        image = image[::step, ::step]
+    gray = to_gray(image)
+    target = min(max(longest, MIN_WORK_SIDE), max_side)
+    scale = target / longest
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if size != (gray.shape[1], gray.shape[0]):
+        shrink = size[0] < gray.shape[1]
+        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
+    log.debug("working image %dx%d (scale %.3f) from %dx%d", size[0], size[1], scale, width, height)
+    return WorkImage(gray=np.ascontiguousarray(gray), scale=scale, original_size=(width, height))

@@ -1,0 +1,103 @@
+"""Finding ink: polarity, illumination normalisation and the ink masks.
+
+The page is rarely evenly lit. The paper's brightness is estimated by a morphological closing
+(a max then a min filter, which erases strokes thinner than the kernel but keeps the outline of
+large dark regions such as cast shadows) on a small copy of the image; dividing by it turns
+"how dark is this pixel" into "how much darker than the paper around it", which is what ink is.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+# The background is estimated on a copy this size: fast, and a kernel of a fifth of the image
+# is wider than any pen stroke, even in a tight crop where the digit fills the frame.
+BACKGROUND_SIDE = 96
+BACKGROUND_KERNEL_FRACTION = 0.22
+# Ink strength s = 1 - pixel / paper. Weak pixels make up the strokes; a component needs some
+# strong pixels to count at all (hysteresis), which shrugs off soft shadows and faint rulings.
+WEAK_INK = 0.20
+STRONG_INK = 0.38
+
+
+@dataclass(frozen=True)
+class Ink:
+    """Ink found in a working image.
+
+    Attributes:
+        strength: (h, w) uint8, 0 = paper, 255 = black ink (already polarity-corrected).
+        weak: (h, w) uint8 0/255 mask of stroke pixels.
+        strong: (h, w) bool mask of clearly inked pixels.
+        inverted: True when the input was light ink on a dark background.
+    """
+
+    strength: np.ndarray
+    weak: np.ndarray
+    strong: np.ndarray
+    inverted: bool
+
+
+def _percentiles(gray: np.ndarray, qs: tuple[float, ...]) -> list[int]:
+    hist = cv2.calcHist([gray], [0], None, [256], [0, 256]).ravel()
+    cdf = np.cumsum(hist) / max(hist.sum(), 1.0)
+    return [int(np.searchsorted(cdf, q)) for q in qs]
+
+
+def light_ink(gray: np.ndarray) -> bool:
+    """Guess whether the ink is lighter than its background (an MNIST-style image).
+
+    The background is the bulk of the pixels (the median); the ink is the longer tail. A light
+    page is never taken for a dark one: bright specks on paper must not flip the polarity.
+    """
+    low, median, high = _percentiles(gray, (0.005, 0.5, 0.995))
+    if median > 127:
+        return False
+    return (high - median) > 40 and (high - median) > 2 * (median - low)
+
+
+def estimate_paper(gray: np.ndarray) -> np.ndarray:
+    """Estimate the paper brightness under each pixel (dark ink on light paper).
+
+    Returns:
+        (h, w) uint8 background, never below 1 so it can be divided by.
+    """
+    height, width = gray.shape
+    factor = max(1.0, max(height, width) / BACKGROUND_SIDE)
+    small_size = (max(1, round(width / factor)), max(1, round(height / factor)))
+    small = cv2.resize(gray, small_size, interpolation=cv2.INTER_AREA)
+    k = max(3, int(round(BACKGROUND_KERNEL_FRACTION * max(small_size))) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_REPLICATE)
+    paper = cv2.blur(paper, (3, 3))
+    paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR)
+    return np.maximum(paper, 1)
+
+
+def find_ink(gray: np.ndarray) -> Ink:
+    """Normalise the illumination of a gray working image and threshold its ink.
+
+    Args:
+        gray: (h, w) uint8 working image.
+
+    Returns:
+        The :class:`Ink` found (possibly none).
+    """
+    inverted = light_ink(gray)
+    if inverted:
+        gray = cv2.bitwise_not(gray)
+    paper = estimate_paper(gray)
+    # strength = 255 * (1 - gray / paper), saturating, all in uint8
+    ratio = cv2.divide(gray, paper, scale=255)
+    strength = cv2.bitwise_not(ratio)
+    _, weak = cv2.threshold(strength, int(WEAK_INK * 255), 255, cv2.THRESH_BINARY)
+    strong = strength > int(STRONG_INK * 255)
+    log.debug(
+        "ink: inverted=%s weak=%d strong=%d px", inverted, cv2.countNonZero(weak), int(strong.sum())
+    )
+    return Ink(strength=strength, weak=weak, strong=strong, inverted=inverted)

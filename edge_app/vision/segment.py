@@ -1,0 +1,215 @@
+"""From an ink mask to digit-sized groups of ink, non-digits rejected, in reading order.
+
+Connected components are the pieces of ink. Pieces that overlap in x and almost touch in y are
+one digit whose stroke broke (the top bar of a 5, the two strokes of a 4). What is left is
+judged on its shape: specks, dashes, blobs, hairline curves (shadow edges) and anything too
+small next to its neighbours are not digits.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from edge_app.vision.ink import Ink
+from edge_app.vision.lines import looks_like_ruling, remove_rulings
+
+log = logging.getLogger(__name__)
+
+MIN_AREA = 8  # px in the working image: less is sensor noise or dust
+MIN_HEIGHT_FRACTION = 0.018  # of the working image's longer side ...
+MIN_HEIGHT = 8  # ... and never below this many pixels
+MAX_ASPECT = 1.9  # width / height of a single digit (a flat 2 or a wide 0 stays below)
+MAX_STROKE = 0.42  # stroke width / height: above it the ink is a blob, not a stroke
+MAX_ELONGATION = 220.0  # area / stroke_width**2: a long hairline curve is a shadow edge
+MIN_STRONG_FRACTION = 0.12  # share of clearly-inked pixels
+MIN_LINE_HEIGHT_RATIO = 0.45  # a piece this much smaller than its line's digits is punctuation
+MAX_PIECES = 400  # more candidate pieces than this is texture, not writing
+
+
+@dataclass
+class Piece:
+    """A connected piece of ink, or a group of pieces forming one digit candidate."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+    mask: np.ndarray  # bool (h, w)
+    strong: int
+    line: int = 0
+    parts: list[Piece] = field(default_factory=list)
+
+    @property
+    def area(self) -> int:
+        return int(np.count_nonzero(self.mask))
+
+    @property
+    def cx(self) -> float:
+        return self.x + self.w / 2
+
+    @property
+    def cy(self) -> float:
+        return self.y + self.h / 2
+
+
+def _components(
+    weak: np.ndarray, strong: np.ndarray
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(weak, connectivity=8)
+    strong_counts = np.bincount(labels[strong], minlength=n)
+    return n, labels, stats, strong_counts
+
+
+def find_pieces(ink: Ink) -> list[Piece]:
+    """Connected pieces of ink big enough to matter, rulings removed.
+
+    Args:
+        ink: the ink found in the working image.
+
+    Returns:
+        Pieces (unordered).
+    """
+    height, width = ink.weak.shape
+    weak = ink.weak
+    n, labels, stats, strong_counts = _components(weak, ink.strong)
+    big = np.flatnonzero((stats[:, cv2.CC_STAT_AREA] >= MIN_AREA) & (strong_counts > 0))
+    big = big[big != 0]
+    horizontal = vertical = False
+    for i in big:
+        x, y, w, h, area = (int(v) for v in stats[i])
+        hor, ver = looks_like_ruling(w, h, area, width, height)
+        horizontal, vertical = horizontal or hor, vertical or ver
+    if horizontal or vertical:
+        weak = remove_rulings(weak, horizontal, vertical)
+        n, labels, stats, strong_counts = _components(weak, ink.strong & (weak > 0))
+        big = np.flatnonzero((stats[:, cv2.CC_STAT_AREA] >= MIN_AREA) & (strong_counts > 0))
+        big = big[big != 0]
+    if len(big) > MAX_PIECES:
+        # Keep the largest: a textured or noisy page must not cost unbounded time.
+        big = big[np.argsort(stats[big, cv2.CC_STAT_AREA])[::-1][:MAX_PIECES]]
+    pieces = []
+    for i in big:
+        x, y, w, h, _area = (int(v) for v in stats[i])
+        mask = labels[y : y + h, x : x + w] == i
+        pieces.append(Piece(x, y, w, h, mask, int(strong_counts[i])))
+    return pieces
+
+
+def _merge(a: Piece, b: Piece) -> Piece:
+    x0, y0 = min(a.x, b.x), min(a.y, b.y)
+    x1, y1 = max(a.x + a.w, b.x + b.w), max(a.y + a.h, b.y + b.h)
+    mask = np.zeros((y1 - y0, x1 - x0), bool)
+    for p in (a, b):
+        mask[p.y - y0 : p.y - y0 + p.h, p.x - x0 : p.x - x0 + p.w] |= p.mask
+    parts = (a.parts or [a]) + (b.parts or [b])
+    return Piece(x0, y0, x1 - x0, y1 - y0, mask, a.strong + b.strong, parts=parts)
+
+
+def _same_digit(a: Piece, b: Piece) -> bool:
+    """Whether two pieces are parts of one broken digit."""
+    overlap_x = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
+    if overlap_x < 0.4 * min(a.w, b.w):
+        return False
+    gap_y = max(a.y, b.y) - min(a.y + a.h, b.y + b.h)
+    tall = max(a.h, b.h)
+    union_h = max(a.y + a.h, b.y + b.h) - min(a.y, b.y)
+    # Stacked full digits (two lines of writing) are far apart and make a too-tall union.
+    return gap_y <= 0.3 * tall and union_h <= 1.45 * tall
+
+
+def group_pieces(pieces: list[Piece]) -> list[Piece]:
+    """Merge the pieces of broken digits (repeated until nothing changes)."""
+    groups = sorted(pieces, key=lambda p: -p.area)
+    merged = True
+    while merged:
+        merged = False
+        for i in range(len(groups)):
+            for j in range(i + 1, len(groups)):
+                if _same_digit(groups[i], groups[j]):
+                    groups[i] = _merge(groups[i], groups[j])
+                    del groups[j]
+                    merged = True
+                    break
+            if merged:
+                break
+    return groups
+
+
+def stroke_width(mask: np.ndarray) -> float:
+    """Mean stroke width of a bool mask: twice the area over the boundary length."""
+    m = mask.astype(np.uint8)
+    inner = cv2.erode(m, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
+    boundary = int(np.count_nonzero(m)) - int(np.count_nonzero(inner))
+    return 2.0 * np.count_nonzero(m) / max(boundary, 1)
+
+
+def is_digit_like(g: Piece, work_side: int) -> bool:
+    """Shape tests that every single digit passes and most non-digits fail."""
+    if g.h < max(MIN_HEIGHT, MIN_HEIGHT_FRACTION * work_side):
+        return False
+    if g.w > MAX_ASPECT * g.h:
+        return False
+    area = g.area
+    if g.strong < MIN_STRONG_FRACTION * area:
+        return False
+    sw = stroke_width(g.mask)
+    if sw > MAX_STROKE * g.h:
+        return False
+    if area / (sw * sw) > MAX_ELONGATION:
+        return False
+    # A solid rectangle (a sticker, a dark box) is not a digit; a 1 is solid but narrow.
+    return not (area > 0.8 * g.w * g.h and g.h < 2.5 * g.w)
+
+
+def reading_order(groups: list[Piece]) -> list[list[Piece]]:
+    """Arrange candidates into lines (top to bottom), each left to right.
+
+    A candidate joins the line whose last candidate it overlaps most in y, so a slanted or
+    wavy line of writing stays one line.
+    """
+    lines: list[list[Piece]] = []
+    for g in sorted(groups, key=lambda p: p.x):
+        best, best_overlap = None, 0.0
+        for line in lines:
+            last = line[-1]
+            overlap = min(g.y + g.h, last.y + last.h) - max(g.y, last.y)
+            score = overlap / min(g.h, last.h)
+            if score > 0.4 and score > best_overlap:
+                best, best_overlap = line, score
+        if best is None:
+            lines.append([g])
+        else:
+            best.append(g)
+    lines.sort(key=lambda line: float(np.mean([p.cy for p in line])))
+    return lines
+
+
+def drop_small_in_line(line: list[Piece]) -> list[Piece]:
+    """Drop dots, commas and dashes: much smaller than the digits they sit with."""
+    if len(line) < 2:
+        return line
+    tallest = float(np.median([p.h for p in line]))
+    return [p for p in line if p.h >= MIN_LINE_HEIGHT_RATIO * tallest]
+
+
+def segment(ink: Ink) -> list[Piece]:
+    """Digit candidates in reading order, with ``line`` set.
+
+    Args:
+        ink: the ink found in the working image.
+
+    Returns:
+        Candidate groups, lines top to bottom, each left to right.
+    """
+    work_side = max(ink.weak.shape)
+    groups = [g for g in group_pieces(find_pieces(ink)) if is_digit_like(g, work_side)]
+    out: list[Piece] = []
+    for index, line in enumerate(reading_order(groups)):
+        for g in drop_small_in_line(line):
+            g.line = index
+            out.append(g)
+    return out

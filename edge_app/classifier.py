@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_app.contract import IMAGE_SIZE, ModelContract, read_contract_bytes
+from edge_app.contract import IMAGE_SIZE, INK, INPUT_SCALING, ModelContract, read_contract_bytes
 from edge_app.errors import ModelError
 from edge_app.runtime import load_interpreter
 
@@ -73,7 +73,9 @@ class Classifier:
             except ModelError:
                 self.contract = None
         self.size_bytes = len(data)
-        self._interpreter, self.runtime = load_interpreter(data, runtime=runtime, threads=threads)
+        self._interpreter, self.runtime = load_interpreter(
+            data, runtime=runtime, threads=threads, source=str(model)
+        )
         self._lock = threading.Lock()  # an Interpreter is not safe to invoke from two threads
         self._input = self._interpreter.get_input_details()[0]
         self._output = self._interpreter.get_output_details()[0]
@@ -91,6 +93,19 @@ class Classifier:
                 f"{self.model_path}: model output is {list(self._output['shape'])}, "
                 "expected 10 classes"
             )
+        if self.contract is not None:
+            # A model that expects other pixels would silently misread every digit: refuse it.
+            if len(self.contract.labels) != 10:
+                raise ModelError(
+                    f"{self.model_path}: contract lists {len(self.contract.labels)} labels "
+                    "for 10 outputs"
+                )
+            if self.contract.ink != INK or self.contract.input_scaling != INPUT_SCALING:
+                raise ModelError(
+                    f"{self.model_path}: model expects {self.contract.ink} "
+                    f"{self.contract.input_scaling} input; this DigitLite feeds {INK} "
+                    f"{INPUT_SCALING}"
+                )
         self._batch = shape[0]
         signature = self._input.get("shape_signature")
         self._dynamic_batch = signature is not None and len(signature) and signature[0] == -1

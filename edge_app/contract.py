@@ -80,6 +80,8 @@ class ModelContract:
         if not isinstance(data, dict) or "format" not in data:
             raise ModelError("model contract has no 'format' field")
         version = data.get("schema_version", CONTRACT_SCHEMA_VERSION)
+        if not isinstance(version, int):
+            raise ModelError(f"model contract has a malformed schema_version {version!r}")
         if version > CONTRACT_SCHEMA_VERSION:
             raise ModelError(
                 f"model contract schema {version} is newer than this DigitLite understands "
@@ -87,10 +89,13 @@ class ModelContract:
             )
         known = {f for f in cls.__dataclass_fields__}
         kwargs = {k: v for k, v in data.items() if k in known}
-        for key in ("labels", "input_shape"):
-            if key in kwargs:
-                kwargs[key] = tuple(kwargs[key])
-        return cls(**kwargs)
+        try:
+            for key in ("labels", "input_shape"):
+                if key in kwargs:
+                    kwargs[key] = tuple(kwargs[key])
+            return cls(**kwargs)
+        except TypeError as exc:  # e.g. "labels": 5 in a hand-edited contract
+            raise ModelError(f"model contract is malformed: {exc}") from exc
 
 
 # --- a minimal, read-only flatbuffer walker for the TFLite schema -----------------------------
@@ -142,14 +147,18 @@ class _Table:
         return out
 
 
-def read_tflite_metadata(model: bytes) -> dict[str, bytes]:
+def read_tflite_metadata(model: bytes, *, source: str = "model") -> dict[str, bytes]:
     """Return the ``metadata`` entries of a TFLite flatbuffer as ``{name: bytes}``.
 
+    Args:
+        model: the bytes of a .tflite file.
+        source: how to name the model in error messages (usually its path).
+
     Raises:
-        ModelError: the bytes are not a TFLite model.
+        ModelError: the bytes are not a TFLite model, or are truncated.
     """
     if len(model) < 8 or model[4:8] != TFLITE_IDENTIFIER:
-        raise ModelError("not a TFLite model (no 'TFL3' flatbuffer identifier)")
+        raise ModelError(f"{source} is not a TFLite model (no 'TFL3' flatbuffer identifier)")
     try:
         root = _Table(model, struct.unpack_from("<I", model, 0)[0])
         buffers = root.tables(_MODEL_BUFFERS)
@@ -167,12 +176,12 @@ def read_tflite_metadata(model: bytes) -> dict[str, bytes]:
             out[name] = data
         return out
     except (struct.error, IndexError) as exc:
-        raise ModelError(f"TFLite model is truncated or corrupt ({exc})") from exc
+        raise ModelError(f"{source} is a truncated or corrupt TFLite model ({exc})") from exc
 
 
 def read_contract_bytes(model: bytes, *, source: str = "model") -> ModelContract:
     """Read the DigitLite contract from the bytes of a .tflite file."""
-    metadata = read_tflite_metadata(model)
+    metadata = read_tflite_metadata(model, source=source)
     raw = metadata.get(CONTRACT_METADATA_NAME)
     if raw is None:
         raise ModelError(

@@ -111,7 +111,11 @@ def resolve_interpreter_class(name: str | None = None) -> tuple[type, str]:
 
 
 def load_interpreter(
-    model: str | Path | bytes, *, runtime: str | None = None, threads: int | None = None
+    model: str | Path | bytes,
+    *,
+    runtime: str | None = None,
+    threads: int | None = None,
+    source: str | None = None,
 ) -> tuple[Any, str]:
     """Create and allocate an interpreter for a .tflite file or its bytes.
 
@@ -119,6 +123,7 @@ def load_interpreter(
         model: path to a .tflite file, or the file's bytes.
         runtime: force one of :data:`RUNTIME_NAMES`; default: first installed.
         threads: interpreter threads (None: the runtime's default).
+        source: how to name the model in logs and errors (default: its path, or "model bytes").
 
     Returns:
         ``(interpreter, runtime name)`` with tensors allocated.
@@ -131,10 +136,10 @@ def load_interpreter(
     kwargs: dict[str, Any] = {"num_threads": threads} if threads else {}
     if isinstance(model, bytes | bytearray):
         kwargs["model_content"] = bytes(model)
-        label = "model bytes"
+        label = source or "model bytes"
     else:
         kwargs["model_path"] = str(model)
-        label = str(model)
+        label = source or str(model)
     try:
         interpreter = cls(**kwargs)
         interpreter.allocate_tensors()

@@ -71,7 +71,7 @@ def _conv_bn_relu(x: Any, filters: int, kernel: int = 3, padding: str = "same") 
     from keras import layers
 
     x = layers.Conv2D(filters, kernel, padding=padding, use_bias=False)(x)
-    x = layers.BatchNormalization()(x)
+    x = layers.BatchNormalization(momentum=0.9)(x)
     return layers.ReLU()(x)
 
 

@@ -1,0 +1,91 @@
+"""Evaluate a trained model on the test set: accuracy, per-class P/R/F1, confusion matrix, size."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+import numpy as np
+
+from trainer.models import NUM_CLASSES, count_macs
+
+log = logging.getLogger(__name__)
+
+
+def predict_probs(model: Any, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
+    """Class probabilities (N, 10) for uint8 images (N, 28, 28), fed as raw 0..255 floats."""
+    images = x[..., None].astype(np.float32)
+    return np.asarray(model.predict(images, batch_size=batch_size, verbose=0))
+
+
+def classification_metrics(y_true: np.ndarray, y_pred: np.ndarray) -> dict[str, Any]:
+    """Accuracy, per-class and macro precision/recall/F1 and the confusion matrix (scikit-learn).
+
+    Returns:
+        ``{"accuracy", "errors", "per_class": {"0": {"precision", "recall", "f1", "support"}},
+        "macro": {"precision", "recall", "f1"}, "confusion_matrix": [[...]] (rows = true)}``.
+    """
+    from sklearn.metrics import accuracy_score, confusion_matrix, precision_recall_fscore_support
+
+    labels = list(range(NUM_CLASSES))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, zero_division=0
+    )
+    macro = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, average="macro", zero_division=0
+    )
+    return {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "errors": int(np.sum(y_true != y_pred)),
+        "n": int(len(y_true)),
+        "per_class": {
+            str(c): {
+                "precision": float(precision[c]),
+                "recall": float(recall[c]),
+                "f1": float(f1[c]),
+                "support": int(support[c]),
+            }
+            for c in labels
+        },
+        "macro": {"precision": float(macro[0]), "recall": float(macro[1]), "f1": float(macro[2])},
+        "confusion_matrix": confusion_matrix(y_true, y_pred, labels=labels).tolist(),
+    }
+
+
+def keras_latency_ms(model: Any, repeats: int = 20) -> float:
+    """Median wall time of ``model(x)`` on one image, in ms (the baseline the converter beats)."""
+    x = np.zeros((1, 28, 28, 1), np.float32)
+    model(x, training=False)  # warm up / trace
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        model(x, training=False)
+        times.append(time.perf_counter() - start)
+    return float(np.median(times) * 1000.0)
+
+
+def evaluate_model(model: Any, x_test: np.ndarray, y_test: np.ndarray) -> dict[str, Any]:
+    """Everything ``metrics.json`` says about one model on the test set.
+
+    Returns the :func:`classification_metrics` dict plus ``params``, ``macs``,
+    ``keras_latency_ms`` and the raw predictions under ``"_pred"``/``"_probs"`` (dropped before
+    writing JSON) for the figures.
+    """
+    start = time.perf_counter()
+    probs = predict_probs(model, x_test)
+    seconds = time.perf_counter() - start
+    y_pred = probs.argmax(axis=1)
+    metrics = classification_metrics(y_test, y_pred)
+    metrics.update(
+        params=int(model.count_params()),
+        macs=count_macs(model),
+        test_inference_seconds=round(seconds, 3),
+        keras_latency_ms=round(keras_latency_ms(model), 3),
+    )
+    log.info(
+        "%s: test accuracy %.4f (%d errors of %d), macro F1 %.4f",
+        model.name, metrics["accuracy"], metrics["errors"], metrics["n"], metrics["macro"]["f1"],
+    )  # fmt: skip
+    metrics["_pred"], metrics["_probs"] = y_pred, probs
+    return metrics

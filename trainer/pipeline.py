@@ -1,0 +1,175 @@
+"""One training run, end to end: data -> EDA -> train each arch -> evaluate -> write the run dir.
+
+Run directory layout::
+
+    run.json            config, package versions, data source + checksums, seed, status
+    metrics.json        the primary model's metrics at top level, every model under "models"
+    model.keras         the primary architecture's trained model
+    models/<arch>.keras the other architectures of a --compare run
+    eda_*.png           data exploration figures
+    <arch>_curves.png, <arch>_confusion.png, <arch>_misclassified.png
+    report.md           all of the above for people
+    checkpoints/<arch>/ per-epoch checkpoint used by --resume
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import logging
+import os
+import platform
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trainer.artifacts import prepare_out_dir, save_model, write_json, write_text
+from trainer.config import TrainConfig
+from trainer.data import Mnist, load_mnist, split_validation
+from trainer.errors import DataError, OutputError
+from trainer.models import ARCHITECTURES
+
+log = logging.getLogger(__name__)
+
+PACKAGES = ("digitlite", "numpy", "tensorflow", "keras", "scikit-learn", "matplotlib")
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a finished run produced: paths and the comparison rows."""
+
+    out: Path
+    model_path: Path
+    report_path: Path
+    rows: list[dict[str, Any]]
+
+
+def package_versions() -> dict[str, str | None]:
+    """Installed versions of the packages that shape a result, plus Python's."""
+    versions: dict[str, str | None] = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _run_record(config: TrainConfig, mnist: Mnist, n_train: int, n_val: int) -> dict[str, Any]:
+    return {
+        "status": "running",
+        "run_dir": str(config.out),
+        "started_at": _now(),
+        "config": config.to_json(),
+        "seed": config.seed,
+        "versions": package_versions(),
+        "host": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "data": {
+            "source": mnist.source,
+            "official": mnist.official,
+            "checksums": mnist.checksums,
+            "train": n_train,
+            "val": n_val,
+            "test": int(len(mnist.y_test)),
+        },
+    }
+
+
+def _evaluate_and_draw(result: Any, mnist: Mnist, out: Path, config: TrainConfig) -> dict:
+    from trainer.evaluate import evaluate_model
+    from trainer.plots import confusion_heatmap, misclassified_gallery, training_curves
+
+    arch, model = result.arch, result.model
+    metrics = evaluate_model(model, mnist.x_test, mnist.y_test)
+    pred, probs = metrics.pop("_pred"), metrics.pop("_probs")
+    spec = ARCHITECTURES[arch]
+    figures = {
+        "curves": training_curves(result.history, out / f"{arch}_curves.png", arch).name,
+        "confusion": confusion_heatmap(
+            metrics["confusion_matrix"], out / f"{arch}_confusion.png", f"{arch} (test set)"
+        ).name,
+        "misclassified": misclassified_gallery(
+            mnist.x_test, mnist.y_test, pred, probs, out / f"{arch}_misclassified.png", arch
+        ).name,
+    }
+    metrics.update(
+        arch=arch,
+        description=spec.description,
+        augment=spec.augment if config.augment is None else config.augment,
+        epochs=len(result.history.get("loss", [])),
+        best_epoch=result.best_epoch,
+        stopped_early=result.stopped_early,
+        training_seconds=round(result.seconds, 1),
+        history=result.history,
+        figures=figures,
+    )
+    return metrics
+
+
+def _inference_copy(arch: str, model: Any) -> Any:
+    """The same weights in a fresh, uncompiled model: no optimizer state in the shipped file."""
+    clean = ARCHITECTURES[arch]()
+    clean.set_weights(model.get_weights())
+    return clean
+
+
+def run(config: TrainConfig, verbose: int = 1) -> RunSummary:
+    """Train, evaluate and report every architecture in ``config`` into ``config.out``.
+
+    Args:
+        config: the run configuration.
+        verbose: Keras fit verbosity (0 silent, 1 progress bar, 2 a line per epoch).
+
+    Raises:
+        DataError, OutputError, ConfigError, TrainingInterrupted: see :mod:`trainer.errors`.
+    """
+    out = prepare_out_dir(config.out)
+    if config.resume and not (out / "run.json").is_file():
+        raise OutputError(f"nothing to resume: {out} holds no run.json")
+    mnist = load_mnist(config.data_dir, download=config.download).limit(config.limit)
+    splits = split_validation(mnist.x_train, mnist.y_train, config.val_fraction, config.seed)
+    if min(len(s) for s in splits) == 0:
+        raise DataError("not enough training images for a validation split")
+    record = _run_record(config, mnist, len(splits[1]), len(splits[3]))
+    write_json(out / "run.json", record)
+
+    eda = None
+    if config.eda:
+        from trainer.eda import run_eda
+
+        eda = run_eda(mnist, out, config.seed)
+
+    from trainer.train import train_arch
+
+    models: dict[str, dict[str, Any]] = {}
+    model_paths: dict[str, Path] = {}
+    for arch in config.archs:
+        result = train_arch(arch, splits, config, out / "checkpoints" / arch, verbose=verbose)
+        if arch == config.primary:
+            path = out / "model.keras"
+        else:
+            (out / "models").mkdir(exist_ok=True)
+            path = out / "models" / f"{arch}.keras"
+        save_model(_inference_copy(arch, result.model), path)
+        model_paths[arch] = path
+        metrics = _evaluate_and_draw(result, mnist, out, config)
+        metrics["model_file"] = str(path.relative_to(out))
+        metrics["size_bytes"] = path.stat().st_size
+        models[arch] = metrics
+
+    from trainer.report import comparison_rows, render_report
+
+    rows = comparison_rows(models)
+    primary = dict(models[config.primary])
+    primary["models"] = {a: {k: v for k, v in m.items()} for a, m in models.items()}
+    primary["comparison"] = rows
+    write_json(out / "metrics.json", primary)
+    record.update(status="complete", finished_at=_now())
+    write_json(out / "run.json", record)
+    report = write_text(out / "report.md", render_report(record, primary, eda))
+    log.info("report written to %s", report)
+    return RunSummary(out, model_paths[config.primary], report, rows)

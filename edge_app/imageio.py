@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import logging
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +36,7 @@ MAX_PIXELS = 50_000_000
 it (JPEG), refused otherwise. 50 MP keeps a decoded BGR frame under 150 MB."""
 
 _EXIF_ORIENTATION = 0x0112
+_ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
 _REDUCED_FLAGS = {
     2: "IMREAD_REDUCED_COLOR_2",
     4: "IMREAD_REDUCED_COLOR_4",
@@ -79,10 +81,10 @@ def decode_image(data: bytes, *, source: str = "image") -> np.ndarray:
     """Decode the bytes of an image file; see :func:`load_image` (``source`` names it in errors)."""
     if not data:
         raise ImageError(f"{source} is empty (0 bytes)")
-    header = _peek(data)  # (format, width, height, orientation, has_alpha) or None
+    header = _peek(data, source)  # (format, width, height, orientation) or None
     reduce = 1
     if header is not None:
-        fmt, width, height, _, _ = header
+        fmt, width, height, _ = header
         if width <= 0 or height <= 0:
             raise ImageError(f"{source} has zero size ({width}x{height})")
         pixels = width * height
@@ -117,24 +119,30 @@ def _reduction(pixels: int) -> int:
     return 0
 
 
-def _peek(data: bytes) -> tuple[str, int, int, int, bool] | None:
-    """Format, size, EXIF orientation and alpha from the header only (Pillow opens lazily)."""
+def _peek(data: bytes, source: str) -> tuple[str, int, int, int] | None:
+    """Format, size and EXIF orientation from the header only (Pillow opens lazily).
+
+    Returns None when Pillow is missing or does not know the format (OpenCV may still).
+
+    Raises:
+        ImageError: Pillow's own bomb guard refuses to even open it.
+    """
     try:
         from PIL import Image
     except ImportError:  # Pillow is optional for OpenCV-readable files
         return None
     try:
-        with Image.open(io.BytesIO(data)) as img:
-            width, height = img.size
-            try:
-                orientation = int(img.getexif().get(_EXIF_ORIENTATION, 1))
-            except Exception:  # a broken EXIF block must not make the photo unreadable
-                orientation = 1
-            alpha = img.mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in img.info
-            return (img.format or "", width, height, orientation, alpha)
-    except Image.DecompressionBombError:
-        # Pillow refuses to even open it; our own limit decides below.
-        return None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # our limit decides
+            with Image.open(io.BytesIO(data)) as img:
+                width, height = img.size
+                try:
+                    orientation = int(img.getexif().get(_EXIF_ORIENTATION, 1))
+                except Exception:  # a broken EXIF block must not make the photo unreadable
+                    orientation = 1
+                return (img.format or "", width, height, orientation)
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"{source} is too large to decode safely ({exc})") from exc
     except Exception:
         return None
 
@@ -176,7 +184,7 @@ def _decode_pillow(data: bytes, source: str) -> np.ndarray:
             if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
                 arr = np.asarray(img)
                 return _scale_to_uint8(arr)
-            if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+            if img.mode in _ALPHA_MODES:
                 rgba = np.asarray(img.convert("RGBA"))
                 return _composite_on_white(rgba[..., 2::-1], rgba[..., 3])
             if img.mode == "L":
@@ -238,8 +246,8 @@ def _orient(image: np.ndarray, orientation: int) -> np.ndarray:
         return np.swapaxes(image, 0, 1)
     if orientation == 6:  # rotate 90 clockwise
         return np.rot90(image, -1)
-    if orientation == 7:  # transverse
-        return np.rot90(image, -1)[:, ::-1]
+    if orientation == 7:  # transverse (mirror about the anti-diagonal)
+        return np.swapaxes(image, 0, 1)[::-1, ::-1]
     if orientation == 8:  # rotate 90 counter-clockwise
         return np.rot90(image, 1)
     return image

@@ -71,7 +71,12 @@ class _FakeInterpreter:
             "dtype": dtype,
             "quantization": in_q,
         }
-        self.out = {"index": 1, "shape": np.array([batch, 10]), "dtype": dtype, "quantization": out_q}
+        self.out = {
+            "index": 1,
+            "shape": np.array([batch, 10]),
+            "dtype": dtype,
+            "quantization": out_q,
+        }
 
     def get_input_details(self):
         return [self.input]

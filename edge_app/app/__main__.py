@@ -1,0 +1,5 @@
+"""``python -m edge_app.app`` runs ``digits-app``."""
+
+from edge_app.app.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,341 @@
+"""What the app shows, decided in plain Python: no Kivy here, so every decision is unit-tested.
+
+The widgets feed the presenter events (a reading arrived, the camera failed, the user froze the
+view, picked a model, drew a stroke) and draw whatever :meth:`Presenter.view` returns. The
+presenter smooths camera readings so the number on screen does not flicker, formats the latency
+and frame rate, chooses the message for every failure, and keeps the model-switching state.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from edge_app.app.config import MODES
+
+NO_DIGITS = "no digits found"
+DRAW_HINT = "draw a digit"
+#: a camera number shown on screen must be read in ``SMOOTH_MIN_COUNT`` of the last
+#: ``SMOOTH_WINDOW`` frames; it then stays until another number is read as often.
+SMOOTH_WINDOW = 5
+SMOOTH_MIN_COUNT = 3
+
+
+@dataclass(frozen=True)
+class Box:
+    """One digit to outline, in the pixel coordinates of the analysed image (top-left origin)."""
+
+    x: int
+    y: int
+    w: int
+    h: int
+    digit: int
+    confidence: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.digit} {self.confidence:.0%}"
+
+    @property
+    def xywh(self) -> tuple[int, int, int, int]:
+        return self.x, self.y, self.w, self.h
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One class of a drawing's prediction: digit and probability (0..1)."""
+
+    digit: int
+    probability: float
+
+    @property
+    def label(self) -> str:
+        return f"{self.digit}  {self.probability:.0%}"
+
+
+@dataclass(frozen=True)
+class View:
+    """Everything on screen, as plain values. Widgets copy these into their properties."""
+
+    mode: str = "camera"
+    number: str = ""
+    boxes: tuple[Box, ...] = ()
+    bars: tuple[Bar, ...] = ()
+    status: str = ""
+    message: str = ""
+    frozen: bool = False
+    model: str = ""
+    models: tuple[str, ...] = ()
+    camera_available: bool = True
+    latency_ms: float | None = None
+    model_ms: float | None = None
+    fps: float | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready state (``--quit-after`` prints it; tests assert on it)."""
+        return {
+            "mode": self.mode,
+            "number": self.number,
+            "message": self.message,
+            "status": self.status,
+            "frozen": self.frozen,
+            "model": self.model,
+            "models": list(self.models),
+            "camera_available": self.camera_available,
+            "latency_ms": self.latency_ms,
+            "model_ms": self.model_ms,
+            "fps": self.fps,
+            "boxes": [
+                {"digit": b.digit, "confidence": round(b.confidence, 4), "box": [*b.xywh]}
+                for b in self.boxes
+            ],
+            "bars": [{"digit": b.digit, "probability": round(b.probability, 4)} for b in self.bars],
+        }
+
+
+class ReadingSmoother:
+    """Majority vote over recent camera readings, so one odd frame never changes the display.
+
+    A reading (the whole digit string, ``""`` for none) is shown once it was seen in ``min_count``
+    of the last ``window`` frames; until another reading gets there, the shown one stays.
+    """
+
+    def __init__(self, window: int = SMOOTH_WINDOW, min_count: int = SMOOTH_MIN_COUNT) -> None:
+        if not 1 <= min_count <= window:
+            raise ValueError(f"need 1 <= min_count <= window, got {min_count} of {window}")
+        self.window, self.min_count = window, min_count
+        self._recent: deque[str] = deque(maxlen=window)
+        self.stable: str | None = None  # None: nothing stable yet
+
+    def push(self, digits: str) -> str | None:
+        """Add one frame's reading; return the reading to show (None until one is stable)."""
+        self._recent.append(digits)
+        best, count = Counter(self._recent).most_common(1)[0]
+        if count >= self.min_count:
+            self.stable = best
+        return self.stable
+
+    def reset(self) -> None:
+        self._recent.clear()
+        self.stable = None
+
+
+class RateMeter:
+    """Events per second over a sliding window of timestamps."""
+
+    def __init__(self, window: int = 20, clock: Callable[[], float] = time.monotonic) -> None:
+        self._stamps: deque[float] = deque(maxlen=window)
+        self._clock = clock
+
+    def tick(self) -> float | None:
+        self._stamps.append(self._clock())
+        if len(self._stamps) < 2:
+            return None
+        span = self._stamps[-1] - self._stamps[0]
+        return (len(self._stamps) - 1) / span if span > 0 else None
+
+    def reset(self) -> None:
+        self._stamps.clear()
+
+
+@dataclass
+class _ModelState:
+    names: list[str] = field(default_factory=list)
+    current: str = ""
+    pending: str | None = None
+
+
+class Presenter:
+    """The app's decisions. Call the ``on_*`` methods from the UI thread, then read :meth:`view`.
+
+    Args:
+        mode: the mode to open in.
+        smoother: how camera readings are stabilised (default 3 of 5 frames).
+        clock: time source for the frame rate (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        mode: str = "camera",
+        *,
+        smoother: ReadingSmoother | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        self.smoother = smoother or ReadingSmoother()
+        self.rate = RateMeter(clock=clock)
+        self._models = _ModelState()
+        self._view = View(mode=mode)
+        self._camera_message = ""
+
+    # ----------------------------------------------------------------- reading the state
+    def view(self) -> View:
+        """The current screen state (an immutable copy)."""
+        return replace(self._view, model=self._models.current, models=tuple(self._models.names))
+
+    @property
+    def mode(self) -> str:
+        return self._view.mode
+
+    @property
+    def frozen(self) -> bool:
+        return self._view.frozen
+
+    @property
+    def accepts_frames(self) -> bool:
+        """Whether camera frames should be analysed and shown now (camera mode, not frozen)."""
+        v = self._view
+        return v.mode == "camera" and v.camera_available and not v.frozen
+
+    # ----------------------------------------------------------------- modes
+    def set_mode(self, mode: str) -> View:
+        """Switch mode. Camera mode is refused (draw mode stays) once the camera has failed."""
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        if mode == "camera" and not self._view.camera_available:
+            self._set(message=self._camera_message)
+            return self.view()
+        message = DRAW_HINT if mode == "draw" else ""
+        self._set(mode=mode, number="", boxes=(), bars=(), message=message, frozen=False)
+        self.smoother.reset()
+        self.rate.reset()
+        return self.view()
+
+    def on_camera_failed(self, reason: str) -> View:
+        """No camera, or permission refused: say so and move to draw mode (never crash)."""
+        self._camera_message = f"camera unavailable: {reason} - draw a digit instead"
+        self._set(camera_available=False)
+        if self._view.mode == "camera":
+            self._set(mode="draw", number="", boxes=(), bars=(), frozen=False, fps=None)
+        self._set(message=self._camera_message)
+        return self.view()
+
+    def on_camera_started(self) -> View:
+        self._set(camera_available=True)
+        return self.view()
+
+    # ----------------------------------------------------------------- camera
+    def toggle_freeze(self) -> View:
+        """Hold (or release) the current frame and its reading."""
+        if self._view.mode != "camera":
+            return self.view()
+        frozen = not self._view.frozen
+        self._set(frozen=frozen)
+        if not frozen:
+            self.rate.reset()
+        return self.view()
+
+    def on_frame_reading(self, reading: Any) -> View:
+        """A camera frame was read (``Reading``: ``digits``, ``detections``, ``latency_ms``)."""
+        if not self.accepts_frames:
+            return self.view()
+        fps = self.rate.tick()
+        shown = self.smoother.push(reading.digits)
+        message = NO_DIGITS if shown == "" else ""
+        self._set(
+            number=shown or "",
+            boxes=_boxes(reading.detections),
+            message=message,
+            latency_ms=float(reading.latency_ms),
+            fps=fps if fps is not None else self._view.fps,
+        )
+        return self.view()
+
+    # ----------------------------------------------------------------- image
+    def on_image_reading(self, reading: Any, name: str = "") -> View:
+        """A photo was read: its digits, or "no digits found" - never a guess."""
+        digits = reading.digits
+        message = NO_DIGITS if not digits else (name or "")
+        self._set(
+            number=digits,
+            boxes=_boxes(reading.detections),
+            message=message,
+            latency_ms=float(reading.latency_ms),
+        )
+        return self.view()
+
+    def on_image_failed(self, reason: str) -> View:
+        self._set(number="", boxes=(), message=reason)
+        return self.view()
+
+    # ----------------------------------------------------------------- draw
+    def on_drawing_prediction(
+        self, prediction: Any | None, latency_ms: float | None = None
+    ) -> View:
+        """The canvas was classified (``Prediction`` with ``top``), or is empty (None)."""
+        if prediction is None:
+            self._set(number="", bars=(), message=DRAW_HINT)
+            return self.view()
+        bars = tuple(Bar(int(d), float(p)) for d, p in prediction.top[:3])
+        self._set(
+            number=str(prediction.digit),
+            bars=bars,
+            message="",
+            latency_ms=latency_ms if latency_ms is not None else self._view.latency_ms,
+        )
+        return self.view()
+
+    # ----------------------------------------------------------------- models
+    def set_models(self, names: Sequence[str], current: str, warning: str = "") -> View:
+        """The models on offer and the one in use (``warning``: why it is not the one asked)."""
+        self._models = _ModelState(list(names), current)
+        if warning:
+            self._set(message=warning)
+        return self.view()
+
+    def request_model(self, name: str) -> str | None:
+        """The user picked a model. Returns the name to load, or None when nothing to do."""
+        if name == self._models.current or name not in self._models.names:
+            return None
+        self._models.pending = name
+        return name
+
+    def on_model_loaded(self, name: str, model_ms: float | None = None) -> View:
+        self._models.current = name
+        self._models.pending = None
+        self.smoother.reset()
+        self.rate.reset()
+        self._set(message=f"model {name} loaded", model_ms=model_ms, fps=None)
+        return self.view()
+
+    def on_model_failed(self, name: str, reason: str) -> View:
+        """Loading failed: keep the current model and say why."""
+        self._models.pending = None
+        if name in self._models.names and name != self._models.current:
+            self._models.names.remove(name)
+        self._set(message=f"cannot use model {name}: {reason}; still using {self._models.current}")
+        return self.view()
+
+    def on_model_timing(self, model_ms: float) -> None:
+        """The last inference call's model-only time (the classifier's ``last_latency_ms``)."""
+        self._set(model_ms=float(model_ms))
+
+    # ----------------------------------------------------------------- internals
+    def _set(self, **changes: Any) -> None:
+        view = replace(self._view, **changes)
+        self._view = replace(view, status=_status(view, self._models.current))
+
+
+def _boxes(detections: Sequence[Any]) -> tuple[Box, ...]:
+    out = []
+    for d in detections:
+        x, y, w, h = (int(v) for v in d.box)
+        out.append(Box(x, y, w, h, int(d.digit), float(d.confidence)))
+    return tuple(out)
+
+
+def _status(view: View, model: str) -> str:
+    parts = [model] if model else []
+    if view.model_ms is not None:
+        parts.append(f"model {view.model_ms:.1f} ms")
+    if view.latency_ms is not None and view.mode != "draw":
+        parts.append(f"read {view.latency_ms:.1f} ms")
+    if view.mode == "camera" and view.fps is not None:
+        parts.append(f"{view.fps:.1f} fps")
+    if view.frozen:
+        parts.append("frozen")
+    return "  |  ".join(parts)

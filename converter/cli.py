@@ -1,0 +1,133 @@
+"""``digits-convert``: Keras model -> verified, self-describing TFLite variants.
+
+Results (the report table) go to stdout; progress and errors go to stderr. Exit codes: 0 every
+variant passed the accuracy gate, 1 a variant lost more than ``--max-drop`` points (the report is
+written anyway), 2 bad input (one line on stderr), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import warnings
+from pathlib import Path
+
+from converter.calibration import DEFAULT_CALIBRATION_SAMPLES, MIN_CALIBRATION_SAMPLES
+from converter.formats import FORMAT_NAMES, FORMATS
+from converter.pipeline import (
+    DEFAULT_MAX_DROP,
+    REPORT_JSON,
+    REPORT_MD,
+    ConvertConfig,
+    run_conversion,
+)
+from edge_app.errors import DigitLiteError
+from edge_app.runtime import RUNTIME_NAMES
+
+PROG = "digits-convert"
+log = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``digits-convert`` argument parser."""
+    formats_help = "; ".join(f"{f.name}: {f.summary}" for f in FORMATS)
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Convert a trained DigitLite Keras model to TFLite variants, verify each "
+        "against the original on the MNIST test set through the edge interpreter code, embed "
+        f"its contract, and write {REPORT_JSON} + {REPORT_MD}.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "source", type=Path, metavar="RUN_DIR_OR_MODEL",
+        help="a run directory holding model.keras, or a .keras file",
+    )  # fmt: skip
+    parser.add_argument(
+        "--formats", default=",".join(FORMAT_NAMES), metavar="LIST",
+        help=f"comma-separated formats ({formats_help})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--out", type=Path, default=None, metavar="DIR",
+        help="output directory (default: the model's directory)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--calibration-samples", type=int, default=DEFAULT_CALIBRATION_SAMPLES, metavar="N",
+        help=f"training images for int8 calibration (at least {MIN_CALIBRATION_SAMPLES})",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-drop", type=float, default=DEFAULT_MAX_DROP, metavar="PP",
+        help="largest accuracy loss vs Keras a variant may have, in percentage points",
+    )  # fmt: skip
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, metavar="DIR",
+        help="MNIST directory (default: $DIGITS_DATA_DIR, then the Keras cache, then download)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-download", action="store_true", help="never download MNIST; fail if not found"
+    )
+    parser.add_argument(
+        "--runtime", choices=RUNTIME_NAMES, default=None,
+        help="verify with this interpreter (default: the device order, LiteRT first)",
+    )  # fmt: skip
+    parser.add_argument("--seed", type=int, default=0, help="seed for picking calibration images")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    parser.add_argument("-q", "--quiet", action="count", default=0, help="less logging")
+    return parser
+
+
+def _configure_logging(verbosity: int) -> None:
+    level = logging.DEBUG if verbosity > 0 else logging.INFO if verbosity == 0 else logging.WARNING
+    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
+    for noisy in ("tensorflow", "absl", "h5py", "keras"):
+        logging.getLogger(noisy).setLevel(logging.WARNING if verbosity > 0 else logging.ERROR)
+    # Which interpreter loaded each file is interesting once, not twelve times.
+    logging.getLogger("edge_app").setLevel(logging.DEBUG if verbosity > 0 else logging.WARNING)
+    # TensorFlow's C++ logging is read once, at import; keep its chatter off the terminal.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1" if verbosity > 0 else "3")
+    if verbosity <= 0:
+        warnings.filterwarnings("ignore", module=r"(tensorflow|keras|absl)")
+        warnings.filterwarnings("ignore", category=UserWarning, message=r".*quantiz")
+
+
+def _config(args: argparse.Namespace) -> ConvertConfig:
+    return ConvertConfig(
+        source=args.source,
+        formats=tuple(args.formats.split(",")),
+        out=args.out,
+        calibration_samples=args.calibration_samples,
+        max_drop=args.max_drop,
+        data_dir=args.data_dir,
+        runtime=args.runtime,
+        seed=args.seed,
+        download=not args.no_download,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``digits-convert``; returns the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or argparse's own usage error
+        return int(exc.code or 0)
+    _configure_logging(args.verbose - args.quiet)
+
+    try:
+        outcome = run_conversion(_config(args))
+    except DigitLiteError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; nothing half-written", file=sys.stderr)
+        return 130
+    print(outcome.markdown)
+    if not outcome.passed:
+        print(
+            f"{PROG}: error: accuracy gate failed for {', '.join(outcome.failed_formats)} "
+            f"(more than {args.max_drop:g} pp lost vs Keras); report in {outcome.out / REPORT_MD}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0

@@ -1,0 +1,297 @@
+"""One conversion run: model.keras in; verified, stamped .tflite variants and a report out.
+
+Order matters: everything a user can get wrong (format names, sample counts, the output
+directory, the model file) is checked before any slow work. Models are built in a hidden
+staging directory inside the output directory and moved into place (``os.replace``) only when
+every requested format converted and verified, so a failure leaves nothing half-written.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from converter import atomic
+from converter.calibration import (
+    DEFAULT_CALIBRATION_SAMPLES,
+    calibration_images,
+    check_calibration_count,
+    model_input,
+    representative_dataset,
+)
+from converter.compat import compatibility
+from converter.convert import (
+    convert,
+    fixed_batch_model,
+    load_source_model,
+    resolve_model_path,
+)
+from converter.errors import ConversionFailed
+from converter.formats import DEFAULT_FORMATS, Format, parse_formats
+from converter.report import gate_status, render_markdown
+from converter.stamp import build_contract, embed_contract, package_versions
+from converter.verify import Check, keras_reference, verify_model
+from edge_app.classifier import Classifier
+
+log = logging.getLogger(__name__)
+
+REPORT_JSON = "conversion.json"
+REPORT_MD = "conversion.md"
+REPORT_SCHEMA = 1
+DEFAULT_MAX_DROP = 0.1
+RESTAMP_CHECK_IMAGES = 200
+
+
+@dataclass(frozen=True)
+class ConvertConfig:
+    """What ``digits-convert`` was asked to do (saved in the report's ``settings``).
+
+    Attributes:
+        source: a run directory holding ``model.keras``, or a ``.keras`` file.
+        formats: format names from :data:`converter.formats.FORMATS`.
+        out: output directory (None: the model's directory).
+        calibration_samples: int8 representative images.
+        max_drop: largest accuracy loss vs Keras allowed per variant, in percentage points.
+        data_dir: where MNIST is looked for first.
+        runtime: force an edge interpreter for verification (None: the device order).
+        seed: picks the calibration images.
+        download: allow downloading MNIST when it is nowhere local.
+    """
+
+    source: Path
+    formats: tuple[str, ...] = DEFAULT_FORMATS
+    out: Path | None = None
+    calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES
+    max_drop: float = DEFAULT_MAX_DROP
+    data_dir: Path | None = None
+    runtime: str | None = None
+    seed: int = 0
+    download: bool = True
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What a run produced: the report dict and where it was written."""
+
+    report: dict[str, Any]
+    out: Path
+    markdown: str
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.report["passed"])
+
+    @property
+    def failed_formats(self) -> list[str]:
+        return [r["format"] for r in self.report["formats"] if not r["passed"]]
+
+
+def _arch_of(run_dir: Path) -> str | None:
+    try:
+        record = json.loads((run_dir / "run.json").read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict):
+        return None
+    if isinstance(record.get("arch"), str):
+        return record["arch"]
+    config = record.get("config") or {}
+    archs = config.get("archs") or ([config["arch"]] if config.get("arch") else [])
+    return str(archs[0]) if archs else None
+
+
+def _kb(n: int) -> str:
+    return f"{n / 1024:.0f} KB"
+
+
+def _convert_one(
+    fmt: Format,
+    model_b1: Any,
+    calibration: np.ndarray | None,
+    staging: Path,
+    x: np.ndarray,
+    y: np.ndarray,
+    reference: Any,
+    source: Any,
+    arch: str | None,
+    config: ConvertConfig,
+) -> dict[str, Any]:
+    start = time.perf_counter()
+    dataset = representative_dataset(calibration) if fmt.needs_calibration else None
+    raw = convert(model_b1, fmt, dataset)
+    convert_seconds = time.perf_counter() - start
+    log.info("%s converted in %.1f s (%s)", fmt.name, convert_seconds, _kb(len(raw)))
+
+    unstamped = staging / f"unstamped_{fmt.filename}"
+    unstamped.write_bytes(raw)
+    check, probs = verify_model(unstamped, x, y, reference, runtime=config.runtime)
+    unstamped.unlink()
+    log.info(
+        "%s verified on %d images in %.1f s with %s: accuracy %.2f%% (%+.2f pp), "
+        "agreement %.2f%%",
+        fmt.name, check.samples, check.seconds, check.runtime, check.accuracy * 100,
+        check.delta_pp, check.agreement * 100,
+    )  # fmt: skip
+
+    extra = {
+        "test_samples": check.samples,
+        "agreement": round(check.agreement, 6),
+        "max_prob_diff": round(check.max_prob_diff, 6),
+        "verified_with": check.runtime,
+        "keras_model_name": getattr(source.model, "name", None),
+    }
+    if fmt.needs_calibration:
+        extra["calibration_samples"] = len(calibration)
+    contract = build_contract(
+        fmt, raw, source_sha256=source.sha256, accuracy=check.accuracy,
+        keras_accuracy=check.keras_accuracy, arch=arch, extra=extra,
+    )  # fmt: skip
+    stamped = embed_contract(raw, contract)
+    target = staging / fmt.filename
+    atomic.write_bytes(target, stamped)
+    _check_stamped(target, x[:RESTAMP_CHECK_IMAGES], probs[:RESTAMP_CHECK_IMAGES], config.runtime)
+    return _row(fmt, check, stamped, contract.quantization, convert_seconds, config)
+
+
+def _check_stamped(path: Path, x: np.ndarray, expected: np.ndarray, runtime: str | None) -> None:
+    """The stamped file must load with its contract and compute exactly what was verified."""
+    got = Classifier(path, runtime=runtime, require_contract=True).predict_proba(x)
+    if not np.array_equal(got, expected):
+        raise ConversionFailed(f"{path.name}: stamping the contract changed the model's outputs")
+
+
+def _row(
+    fmt: Format,
+    check: Check,
+    data: bytes,
+    quantization: dict[str, Any],
+    convert_seconds: float,
+    config: ConvertConfig,
+) -> dict[str, Any]:
+    import hashlib
+
+    passed, status = gate_status(check.delta_pp, config.max_drop)
+    return {
+        "format": fmt.name,
+        "file": fmt.filename,
+        "summary": fmt.summary,
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "size_bytes": len(data),
+        "size_ratio_vs_float32": None,  # filled in once every row exists
+        "accuracy": check.accuracy,
+        "keras_accuracy": check.keras_accuracy,
+        "delta_pp": round(check.delta_pp, 4),
+        "agreement": check.agreement,
+        "disagreements": int(round((1 - check.agreement) * check.samples)),
+        "max_prob_diff": check.max_prob_diff,
+        "mean_prob_diff": check.mean_prob_diff,
+        "samples": check.samples,
+        "runtime": check.runtime,
+        "convert_seconds": round(convert_seconds, 3),
+        "verify_seconds": round(check.seconds, 3),
+        "quantization": quantization,
+        "runtime_notes": fmt.runtime_notes,
+        "compat": compatibility(data),
+        "passed": passed,
+        "status": status,
+    }
+
+
+def _load_test_data(config: ConvertConfig) -> Any:
+    from trainer.data import load_mnist
+
+    return load_mnist(config.data_dir, download=config.download)
+
+
+def run_conversion(config: ConvertConfig) -> Outcome:
+    """Convert, verify, stamp and report every requested format.
+
+    Returns:
+        The :class:`Outcome`; its ``passed`` says whether every variant met the gate. The report
+        is written either way.
+
+    Raises:
+        ConverterError and other DigitLiteErrors: bad input, a conversion that fails, a model
+            the edge runtime cannot load, MNIST missing. Nothing is left half-written.
+    """
+    total_start = time.perf_counter()
+    formats = parse_formats(config.formats)
+    wants_int8 = any(f.needs_calibration for f in formats)
+    if wants_int8:
+        check_calibration_count(config.calibration_samples)
+    model_path = resolve_model_path(config.source)
+    out = atomic.ensure_writable_dir(config.out or model_path.parent)
+
+    source = load_source_model(model_path)
+    arch = _arch_of(source.run_dir)
+    mnist = _load_test_data(config)
+    calibration = None
+    if wants_int8:
+        calibration = calibration_images(
+            mnist.x_train, mnist.y_train, config.calibration_samples, seed=config.seed
+        )
+    x, y = model_input(mnist.x_test), np.asarray(mnist.y_test)
+    reference = keras_reference(source.model, x, y)
+    log.info(
+        "keras original: accuracy %.2f%% on %d test images (%.1f s)",
+        reference.accuracy * 100, len(y), reference.seconds,
+    )  # fmt: skip
+    model_b1 = fixed_batch_model(source.model)
+
+    staging = Path(tempfile.mkdtemp(dir=out, prefix=".digits-convert-"))
+    try:
+        rows = [
+            _convert_one(fmt, model_b1, calibration, staging, x, y, reference, source, arch, config)
+            for fmt in formats
+        ]
+        for fmt, row in zip(formats, rows, strict=True):
+            final = fmt.path(out)
+            (staging / fmt.filename).replace(final)
+            log.info("%s model written -> %s (%s)", fmt.name, final, _kb(row["size_bytes"]))
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+    float32 = next((r for r in rows if r["format"] == "float32"), None)
+    for row in rows:
+        if float32:
+            row["size_ratio_vs_float32"] = round(row["size_bytes"] / float32["size_bytes"], 4)
+    report = {
+        "schema": REPORT_SCHEMA,
+        "passed": all(r["passed"] for r in rows),
+        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "total_seconds": round(time.perf_counter() - total_start, 2),
+        "source": {
+            "path": str(source.path),
+            "file": source.path.name,
+            "sha256": source.sha256,
+            "size_bytes": source.path.stat().st_size,
+            "arch": arch,
+            "keras_accuracy": reference.accuracy,
+            "keras_seconds": round(reference.seconds, 3),
+            "test_samples": len(y),
+            "data_source": str(mnist.source),
+            "data_official": bool(getattr(mnist, "official", False)),
+        },
+        "settings": {
+            "formats": [f.name for f in formats],
+            "calibration_samples": config.calibration_samples if wants_int8 else None,
+            "max_drop_pp": config.max_drop,
+            "runtime": config.runtime,
+            "seed": config.seed,
+        },
+        "versions": package_versions(),
+        "formats": rows,
+    }
+    markdown = render_markdown(report)
+    atomic.write_json(out / REPORT_JSON, report)
+    atomic.write_text(out / REPORT_MD, markdown)
+    log.info("report written -> %s, %s", out / REPORT_JSON, out / REPORT_MD)
+    return Outcome(report=report, out=out, markdown=markdown)

@@ -1,0 +1,112 @@
+"""The conversion report: ``conversion.json`` for machines, ``conversion.md`` for people.
+
+The Markdown is also what ``digits-convert`` prints on stdout. Both are built from one dict, the
+one :func:`converter.pipeline.run_conversion` returns, so they can never disagree.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from converter.compat import TARGETS
+
+
+def _pct(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "—"
+    return f"{n / 1024:.1f} KB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.2f} MB"
+
+
+def _num(value: float | None, fmt: str) -> str:
+    return "—" if value is None else format(value, fmt)
+
+
+def gate_status(delta_pp: float, max_drop: float) -> tuple[bool, str]:
+    """``(passed, text)`` for one variant: it may lose at most ``max_drop`` points."""
+    passed = delta_pp >= -max_drop - 1e-9
+    if passed:
+        return True, "PASS"
+    return False, f"FAIL (lost {-delta_pp:.2f} pp > {max_drop:g})"
+
+
+def _runtime_cell(verdict: dict[str, Any]) -> str:
+    loads = verdict.get("loads")
+    how = verdict.get("how", "")
+    if loads is True:
+        return "yes (loaded)" if how == "loaded" else "yes"
+    if loads is False:
+        return "**NO**"
+    return "?" if how != "not installed" else "not installed"
+
+
+def render_markdown(report: dict[str, Any]) -> str:
+    """The human-readable report: accuracy table, compatibility table, notes."""
+    source = report["source"]
+    settings = report["settings"]
+    rows = report["formats"]
+    lines = [
+        "# DigitLite conversion report",
+        "",
+        f"Source: `{source['path']}` (arch {source.get('arch') or 'unknown'}, "
+        f"sha256 {source['sha256'][:12]}…)  ",
+        f"Verified on {source['test_samples']} MNIST test images from {source['data_source']} "
+        f"through the edge Classifier ({', '.join(sorted({r['runtime'] for r in rows})) or '—'}); "
+        f"gate: at most {settings['max_drop_pp']:g} pp accuracy lost vs Keras.  ",
+        f"int8 calibration: {settings['calibration_samples']} class-balanced training images "
+        "(raw 0..255 pixels, white on black).",
+        "",
+        "| format | file | accuracy | Δ vs Keras | agreement | max \\|Δp\\| | size "
+        "| vs float32 | convert | verify | status |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        f"| keras | {source['file']} | {_pct(source['keras_accuracy'])} | — | — | — "
+        f"| {_size(source.get('size_bytes'))} | — | — | {_num(source['keras_seconds'], '.1f')} s "
+        "| reference |",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['format']} | {r['file']} | {_pct(r['accuracy'])} | {r['delta_pp']:+.2f} pp "
+            f"| {_pct(r['agreement'])} | {r['max_prob_diff']:.4f} | {_size(r['size_bytes'])} "
+            f"| {_num(r['size_ratio_vs_float32'], '.0%')} | {r['convert_seconds']:.1f} s "
+            f"| {r['verify_seconds']:.1f} s | {r['status']} |"
+        )
+    lines += [
+        "",
+        "## Runtime compatibility",
+        "",
+        "| format | needs TFLite ≥ | " + " | ".join(f"{t.label}" for t in TARGETS) + " | ops |",
+        "|---|---|" + "---|" * len(TARGETS) + "---|",
+    ]
+    notes = []
+    for r in rows:
+        compat = r["compat"]
+        cells = [_runtime_cell(compat["runtimes"][t.key]) for t in TARGETS]
+        lines.append(
+            f"| {r['format']} | {compat['min_runtime_version'] or '?'} | "
+            + " | ".join(cells)
+            + f" | {', '.join(compat['ops'])} |"
+        )
+        for t in TARGETS:
+            verdict = compat["runtimes"][t.key]
+            if verdict.get("loads") is not True and verdict.get("how") != "not installed":
+                notes.append(f"- {r['format']} on {t.label} ({t.who}): {verdict['detail']}")
+    lines += [""]
+    if notes:
+        lines += ["Will not (or may not) load:", "", *notes, ""]
+    else:
+        lines += ["Every format loads on every runtime listed.", ""]
+    lines += [
+        "Runtimes: "
+        + "; ".join(f"{t.label} = {t.who}" for t in TARGETS)
+        + '. "loaded" = actually loaded here; otherwise judged from the operator versions '
+        "(TFLite's op-version → release table).",
+        "",
+        f"Verdict: **{'PASS' if report['passed'] else 'FAIL'}** "
+        f"({sum(r['passed'] for r in rows)}/{len(rows)} formats within the gate), "
+        f"total {report['total_seconds']:.1f} s.",
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,132 @@
+"""Embed the DigitLite contract into a .tflite file's metadata, and read a model's tensor facts.
+
+The contract (:class:`edge_app.contract.ModelContract`) is JSON in a flatbuffer ``metadata``
+entry named :data:`~edge_app.contract.CONTRACT_METADATA_NAME`. The edge side reads it back with a
+pure-Python reader, so one .tflite file is all a device needs. Stamping again replaces the
+previous entry instead of adding a second one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+from pathlib import Path
+from typing import Any
+
+from converter.errors import ConversionFailed
+from converter.formats import Format
+from edge_app.contract import CONTRACT_METADATA_NAME, ModelContract, read_contract_bytes
+
+
+def _schema() -> tuple[Any, Any]:
+    from tensorflow.lite.python import schema_py_generated as sch
+    from tensorflow.lite.tools import flatbuffer_utils as fu
+
+    return fu, sch
+
+
+def _type_names(sch: Any) -> dict[int, str]:
+    return {v: k.lower() for k, v in vars(sch.TensorType).items() if not k.startswith("_")}
+
+
+def io_quantization(model: bytes) -> dict[str, dict[str, Any]]:
+    """The dtype, scale and zero point of the model's (first) input and output tensors.
+
+    Returns:
+        ``{"input": {"dtype": "int8", "scale": 1.0, "zero_point": -128}, "output": {...}}``;
+        float tensors have ``scale`` None and ``zero_point`` None.
+    """
+    fu, sch = _schema()
+    tree = fu.read_model_from_bytearray(bytearray(model))
+    names = _type_names(sch)
+    graph = tree.subgraphs[0]
+    out: dict[str, dict[str, Any]] = {}
+    for role, index in (("input", graph.inputs[0]), ("output", graph.outputs[0])):
+        tensor = graph.tensors[index]
+        q = tensor.quantization
+        scales = list(q.scale) if q is not None and q.scale is not None else []
+        zeros = list(q.zeroPoint) if q is not None and q.zeroPoint is not None else []
+        out[role] = {
+            "dtype": names.get(tensor.type, str(tensor.type)),
+            "shape": [int(d) for d in tensor.shape],
+            "scale": float(scales[0]) if scales else None,
+            "zero_point": int(zeros[0]) if zeros else None,
+        }
+    return out
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of what made the model (goes into the contract's ``extra``)."""
+    versions = {}
+    for dist in ("digitlite", "tensorflow", "keras"):
+        try:
+            versions[dist] = importlib.metadata.version(dist)
+        except importlib.metadata.PackageNotFoundError:
+            versions[dist] = "unknown"
+    return versions
+
+
+def build_contract(
+    fmt: Format,
+    model: bytes,
+    *,
+    source_sha256: str,
+    accuracy: float | None,
+    keras_accuracy: float | None,
+    arch: str | None,
+    extra: dict[str, Any] | None = None,
+) -> ModelContract:
+    """The contract for one converted model, with the numbers measured for it."""
+    q = io_quantization(model)
+    details: dict[str, Any] = {
+        "converter": f"digitlite {package_versions()['digitlite']}",
+        "versions": package_versions(),
+        "created_utc": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        "weights": fmt.weights,
+        "activations": fmt.activations,
+    }
+    details.update(extra or {})
+    return ModelContract(
+        format=fmt.name,
+        input_shape=tuple(q["input"]["shape"]),
+        quantization=q,
+        source_model_sha256=source_sha256,
+        accuracy=accuracy,
+        keras_accuracy=keras_accuracy,
+        arch=arch,
+        extra=details,
+    )
+
+
+def embed_contract(model: bytes, contract: ModelContract) -> bytes:
+    """Return ``model`` with ``contract`` in its metadata (replacing an existing contract).
+
+    Raises:
+        ConversionFailed: the result does not read back as the same contract.
+    """
+    fu, sch = _schema()
+    tree = fu.read_model_from_bytearray(bytearray(model))
+    payload = contract.to_json().encode("utf-8")
+    kept = [m for m in (tree.metadata or []) if _name(m) != CONTRACT_METADATA_NAME]
+    # An old contract's buffer stays as an orphan; harmless and rare (re-stamping only).
+    buffer = sch.BufferT()
+    buffer.data = list(payload)
+    tree.buffers.append(buffer)
+    entry = sch.MetadataT()
+    entry.name = CONTRACT_METADATA_NAME
+    entry.buffer = len(tree.buffers) - 1
+    tree.metadata = kept + [entry]
+    stamped = bytes(fu.convert_object_to_bytearray(tree))
+    if read_contract_bytes(stamped) != contract:
+        raise ConversionFailed("the embedded contract does not read back identically")
+    return stamped
+
+
+def _name(entry: Any) -> str:
+    name = entry.name
+    return name.decode("utf-8") if isinstance(name, bytes) else str(name)
+
+
+def contract_of(path: str | Path) -> ModelContract:
+    """The contract embedded in a .tflite file (pure Python, no TensorFlow needed)."""
+    return read_contract_bytes(Path(path).read_bytes(), source=str(path))

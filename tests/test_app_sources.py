@@ -1,0 +1,372 @@
+"""Frame sources, background workers, drawing and screen geometry - all without Kivy."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge_app.app.config import AppConfig, source_kind
+from edge_app.app.drawing import Drawing, drawing_to_digit, rasterize
+from edge_app.app.geometry import bgr_to_rgba_bytes, downscale_for_display, fit_image
+from edge_app.app.sources import (
+    FirstWorkingSource,
+    FrameSource,
+    ImageSource,
+    KivyCameraSource,
+    OpenCVCameraSource,
+    Picamera2Source,
+    SourceError,
+    VideoSource,
+    as_bgr,
+    make_source,
+    nv21_to_bgr,
+)
+from edge_app.app.worker import FrameLoop, JobWorker
+from edge_app.vision import frame_digit
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    image = np.full((120, 160, 3), 230, np.uint8)
+    cv2.putText(image, "42", (30, 90), cv2.FONT_HERSHEY_SIMPLEX, 2.5, (20, 20, 20), 8)
+    path = tmp_path / "digits.png"
+    assert cv2.imwrite(str(path), image)
+    return path
+
+
+@pytest.fixture
+def video(tmp_path: Path) -> Path:
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 50.0, (64, 48))
+    assert writer.isOpened()
+    for i in range(5):  # frame i is filled with gray level 40 * i
+        writer.write(np.full((48, 64, 3), 40 * i, np.uint8))
+    writer.release()
+    return path
+
+
+# ----------------------------------------------------------------------------- file sources
+def test_image_source_repeats_the_photo_as_bgr_frames(photo: Path):
+    with ImageSource(photo, fps=200) as source:
+        a, b = source.read(), source.read()
+    assert a.shape == (120, 160, 3) and a.dtype == np.uint8
+    assert np.array_equal(a, b) and a is not b  # copies: the consumer may keep them
+    assert not source.live
+
+
+def test_image_source_is_paced(photo: Path):
+    with ImageSource(photo, fps=20) as source:
+        start = time.monotonic()
+        for _ in range(4):
+            source.read()
+    assert time.monotonic() - start >= 0.14  # 3 waits of 50 ms after the first frame
+
+
+def test_image_source_turns_gray_into_bgr(tmp_path: Path):
+    gray = tmp_path / "gray.png"
+    cv2.imwrite(str(gray), np.full((10, 12), 77, np.uint8))
+    with ImageSource(gray, fps=0) as source:
+        frame = source.read()
+    assert frame.shape == (10, 12, 3) and int(frame[0, 0, 2]) == 77
+
+
+def test_unreadable_image_is_a_source_error(tmp_path: Path):
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"not a png")
+    with pytest.raises(SourceError):
+        ImageSource(bad).open()
+    with pytest.raises(SourceError):
+        ImageSource(tmp_path / "missing.png").open()
+    with pytest.raises(SourceError, match="not open"):
+        ImageSource(bad).read()
+
+
+def test_video_source_plays_frames_in_order_and_loops(video: Path):
+    with VideoSource(video, fps=500) as source:
+        levels = [int(source.read().mean() + 0.5) for _ in range(7)]
+    assert levels[:5] == pytest.approx([0, 40, 80, 120, 160], abs=6)  # MJPG is lossy
+    assert levels[5:] == pytest.approx([0, 40], abs=6)  # looped back to the start
+
+
+def test_video_source_without_loop_ends_with_a_source_error(video: Path):
+    with VideoSource(video, loop=False, fps=500) as source:
+        for _ in range(5):
+            source.read()
+        with pytest.raises(SourceError, match="no more frames"):
+            source.read()
+
+
+def test_bad_video_is_a_source_error(tmp_path: Path):
+    with pytest.raises(SourceError, match="does not exist"):
+        VideoSource(tmp_path / "none.mp4").open()
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"\0" * 100)
+    with pytest.raises(SourceError, match="cannot open video"):
+        VideoSource(junk).open()
+
+
+def test_missing_webcam_is_a_source_error():
+    with pytest.raises(SourceError, match="camera"):
+        OpenCVCameraSource(index=63).open()
+
+
+def test_picamera2_missing_is_a_source_error_naming_the_fix(monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_picamera2(name, *args, **kwargs):
+        if name == "picamera2":
+            raise ImportError("No module named 'picamera2'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_picamera2)
+    with pytest.raises(SourceError, match="python3-picamera2.*system-site-packages"):
+        Picamera2Source().open()
+
+
+def test_nv21_decoding_gives_the_right_colours():
+    w, h = 4, 2
+    y = np.full(w * h, 81, np.uint8)  # pure red in BT.601: Y 81, U 90, V 240
+    vu = np.tile(np.array([240, 90], np.uint8), (w // 2) * (h // 2))
+    bgr = nv21_to_bgr(np.concatenate([y, vu]).tobytes(), w, h)
+    assert bgr.shape == (2, 4, 3)
+    b, g, r = (int(v) for v in bgr[0, 0])
+    assert r > 230 and g < 25 and b < 25
+    with pytest.raises(SourceError):
+        nv21_to_bgr(b"\0" * 5, w, h)
+
+
+def test_as_bgr_accepts_gray_bgra_and_refuses_nonsense():
+    assert as_bgr(np.zeros((3, 4), np.uint8)).shape == (3, 4, 3)
+    assert as_bgr(np.zeros((3, 4, 4), np.uint8)).shape == (3, 4, 3)
+    with pytest.raises(SourceError):
+        as_bgr(np.zeros((3, 4, 2), np.uint8))
+
+
+class FakeSource(FrameSource):
+    def __init__(self, name: str, fail: bool = False, frames: int = 1000) -> None:
+        self.name, self.fail, self.frames, self.opened, self.closed = name, fail, frames, 0, 0
+
+    def open(self) -> None:
+        self.opened += 1
+        if self.fail:
+            raise SourceError(f"{self.name} missing")
+
+    def read(self) -> np.ndarray:
+        if self.frames <= 0:
+            raise SourceError(f"{self.name} stopped")
+        self.frames -= 1
+        time.sleep(0.002)
+        return np.zeros((4, 4, 3), np.uint8)
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+def test_first_working_source_falls_back_and_reports_every_failure():
+    a, b = FakeSource("picamera2", fail=True), FakeSource("webcam")
+    source = FirstWorkingSource([a, b])
+    source.open()
+    assert source.active is b and source.name == "webcam"
+    source.close()
+    assert b.closed == 1
+    none = FirstWorkingSource([FakeSource("x", fail=True), FakeSource("y", fail=True)])
+    with pytest.raises(SourceError, match="x missing; y missing"):
+        none.open()
+
+
+def test_make_source_follows_the_flag(photo: Path, video: Path, monkeypatch):
+    assert isinstance(make_source(AppConfig(source=str(photo))), ImageSource)
+    assert isinstance(make_source(AppConfig(source=str(video))), VideoSource)
+    assert isinstance(make_source(AppConfig(source="opencv")), OpenCVCameraSource)
+    assert isinstance(make_source(AppConfig(source="picamera2")), Picamera2Source)
+    assert isinstance(make_source(AppConfig(source="kivy")), KivyCameraSource)
+    monkeypatch.delenv("ANDROID_ARGUMENT", raising=False)
+    auto = make_source(AppConfig(source="camera"))
+    assert isinstance(auto, FirstWorkingSource)
+    assert isinstance(auto.candidates[-1], OpenCVCameraSource)
+    monkeypatch.setenv("ANDROID_ARGUMENT", "/data/app")
+    assert isinstance(make_source(AppConfig(source="camera")), KivyCameraSource)
+    assert source_kind("clip.MP4") == "video" and source_kind("a.jpeg") == "image"
+
+
+# ----------------------------------------------------------------------------- workers
+def test_frame_loop_analyses_frames_off_the_calling_thread():
+    source = FakeSource("cam")
+    results, threads, errors = [], set(), []
+    done = threading.Event()
+
+    def analyse(frame):
+        threads.add(threading.current_thread().name)
+        return frame.shape
+
+    def on_result(frame, result):
+        results.append(result)
+        if len(results) >= 5:
+            done.set()
+
+    loop = FrameLoop(source, analyse, on_result, errors.append)
+    loop.start()
+    assert done.wait(5)
+    loop.pause()
+    time.sleep(0.05)
+    paused_at = len(results)
+    time.sleep(0.05)
+    assert len(results) <= paused_at + 1  # at most the frame in flight
+    loop.resume()
+    loop.stop()
+    assert threads == {"digits-frames"} and results[0] == (4, 4, 3)
+    assert source.opened == 1 and source.closed == 1 and errors == []
+
+
+def test_frame_loop_reports_a_dying_source_once():
+    errors, got = [], threading.Event()
+    loop = FrameLoop(
+        FakeSource("cam", frames=2),
+        lambda f: None,
+        lambda f, r: None,
+        lambda m: (errors.append(m), got.set()),
+    )
+    loop.start()
+    assert got.wait(5)
+    loop.stop()
+    assert errors == ["cam stopped"]
+
+
+def test_frame_loop_reports_a_source_that_does_not_open():
+    errors, got = [], threading.Event()
+    loop = FrameLoop(
+        FakeSource("cam", fail=True),
+        lambda f: None,
+        lambda f, r: None,
+        lambda m: (errors.append(m), got.set()),
+    )
+    loop.start()
+    assert got.wait(5)
+    assert errors == ["cam missing"]
+
+
+def test_job_worker_keeps_only_the_newest_waiting_job_of_a_kind():
+    worker = JobWorker()
+    gate, ran, out = threading.Event(), [], []
+    worker.submit("slow", lambda: gate.wait(5), lambda r: None, out.append)
+    for i in range(5):
+        worker.submit("draw", lambda i=i: ran.append(i) or i, out.append, out.append)
+    gate.set()
+    assert worker.idle()
+    worker.stop()
+    assert ran == [4] and out == [4]
+
+
+def test_job_worker_passes_errors_to_the_error_callback():
+    worker = JobWorker()
+    errors = []
+
+    def boom():
+        raise ValueError("bad")
+
+    worker.submit("x", boom, lambda r: None, errors.append)
+    assert worker.idle()
+    worker.stop()
+    assert isinstance(errors[0], ValueError)
+
+
+# ----------------------------------------------------------------------------- drawing
+def one_stroke():  # a "1": one vertical stroke, y down, in canvas pixels
+    return [[(200.0, 60.0 + 6 * i) for i in range(50)]]
+
+
+def seven_strokes():  # a "7": a bar across the top, then a diagonal down to the left
+    bar = [(100.0 + 8 * i, 60.0) for i in range(26)]
+    leg = [(300.0 - 4 * i, 60.0 + 9 * i) for i in range(36)]
+    return [bar + leg]
+
+
+def test_rasterize_draws_white_ink_on_black_at_a_relative_width():
+    image = rasterize(one_stroke(), size=112)
+    assert image.shape == (112, 112) and image.dtype == np.uint8
+    assert image[0, 0] == 0 and image[56, 56] == 255
+    cols = np.flatnonzero(image[56] > 127)
+    assert 8 <= len(cols) <= 14  # 12% of the drawing's size, wherever it was drawn
+    small = rasterize([[(x / 10, y / 10) for x, y in s] for s in one_stroke()], size=112)
+    assert np.array_equal(image, small)  # scale-free: a small drawing looks the same
+
+
+def test_a_tap_is_a_dot_and_nothing_is_black():
+    assert rasterize([[(5.0, 5.0)]]).max() == 255
+    assert rasterize([]).max() == 0
+
+
+def test_drawing_model_records_strokes_and_skips_repeats():
+    d = Drawing()
+    assert d.empty and d.render() is None and drawing_to_digit(d) is None
+    d.add(1, 1)  # a move without a down starts a stroke
+    d.add(1, 1)
+    d.add(2, 3)
+    d.begin(5, 5)
+    assert d.strokes == [[(1.0, 1.0), (2.0, 3.0)], [(5.0, 5.0)]]
+    d.clear()
+    assert d.empty
+
+
+def test_a_drawn_one_is_framed_like_mnist():
+    d = Drawing()
+    d.strokes = one_stroke()
+    digit = drawing_to_digit(d, framer=frame_digit)
+    assert digit.shape == (28, 28) and digit.dtype == np.uint8
+    rows = np.flatnonzero(digit.max(axis=1) > 127)
+    cols = np.flatnonzero(digit.max(axis=0) > 127)
+    assert 18 <= rows[-1] - rows[0] + 1 <= 21  # fitted to the 20-pixel box
+    assert cols[-1] - cols[0] + 1 <= 5  # still a thin vertical stroke
+    assert 12 <= cols.mean() <= 15  # centred
+
+
+def test_a_drawn_seven_has_its_bar_on_top():
+    d = Drawing()
+    d.strokes = seven_strokes()
+    digit = drawing_to_digit(d, framer=frame_digit)
+    top, bottom = digit[4:9], digit[19:24]
+    assert (top > 127).sum(axis=1).max() >= 12  # a long horizontal bar at the top
+    assert (bottom > 127).sum(axis=1).max() <= 6  # only the leg at the bottom
+    assert (bottom > 127).any(axis=0)[:14].any()  # ... which ends left of centre
+
+
+def test_drawing_goes_through_the_given_framer():
+    seen = []
+    d = Drawing()
+    d.strokes = one_stroke()
+    out = drawing_to_digit(d, framer=lambda img: seen.append(img.shape) or np.ones((28, 28)))
+    assert seen == [(112, 112)] and out.dtype == np.uint8
+
+
+# ----------------------------------------------------------------------------- geometry
+def test_fit_keeps_the_aspect_ratio_and_centres():
+    fit = fit_image((640, 480), (10, 20), (800, 300))
+    assert fit.scale == pytest.approx(300 / 480)
+    assert (fit.w, fit.h) == pytest.approx((400, 300))
+    assert (fit.x, fit.y) == pytest.approx((10 + 200, 20))
+
+
+def test_boxes_flip_from_image_rows_to_kivy_bottom_left_origin():
+    fit = fit_image((100, 50), (0, 0), (200, 100))  # scale 2
+    # a box touching the image's top edge ends at the widget's top
+    assert fit.box_to_widget((10, 0, 20, 10)) == pytest.approx((20, 80, 40, 20))
+    assert fit.widget_to_image(20, 100) == pytest.approx((10, 0))
+
+
+def test_frames_become_upright_rgba_texture_bytes():
+    frame = np.zeros((2, 3, 3), np.uint8)
+    frame[0, 0] = (255, 0, 0)  # top-left pixel is blue in BGR
+    data, size = bgr_to_rgba_bytes(frame)
+    assert size == (3, 2)  # Kivy (w, h)
+    rgba = np.frombuffer(data, np.uint8).reshape(2, 3, 4)
+    assert tuple(rgba[1, 0]) == (0, 0, 255, 255)  # last texture row = top of the image
+    big = np.zeros((2000, 1000, 3), np.uint8)
+    small, factor = downscale_for_display(big)
+    assert small.shape == (667, 334, 3) and factor == pytest.approx(1 / 3)

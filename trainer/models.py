@@ -86,10 +86,9 @@ def build_edge_cnn() -> keras.Model:
     from keras import layers
 
     inputs, x = _input_and_rescale()
-    x = _conv_bn_relu(x, 16)  # 28x28
+    x = _conv_bn_relu(x, 16)  # 28x28: the only full-resolution layer
     x = layers.MaxPooling2D()(x)
     x = _conv_bn_relu(x, 32)  # 14x14
-    x = _conv_bn_relu(x, 32)
     x = layers.MaxPooling2D()(x)
     x = _conv_bn_relu(x, 64)  # 7x7
     x = _conv_bn_relu(x, 64, padding="valid")  # 5x5

@@ -10,12 +10,14 @@ import numpy as np
 
 from edge_app.vision.framing import frame_digit
 from edge_app.vision.image import WorkImage, prepare
-from edge_app.vision.ink import find_ink
+from edge_app.vision.ink import Ink, find_ink, light_ink
 from edge_app.vision.segment import Piece, segment
 
 log = logging.getLogger(__name__)
 
 MARGIN = 2  # px of working image kept around a candidate so its soft edges survive
+DARK_IMAGE = 110  # median gray below which light ink on a dark ground is considered
+BLACK_GROUND = 60  # median gray of a truly black ground (MNIST, a drawing canvas)
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,29 @@ def _to_candidate(work: WorkImage, strength: np.ndarray, g: Piece) -> DigitCandi
     return DigitCandidate(image=image, box=work.box_to_original(g.x, g.y, g.w, g.h), line=g.line)
 
 
+def _ink_and_digits(gray: np.ndarray) -> tuple[Ink, list[Piece]]:
+    """Find ink of the right polarity and its digit candidates.
+
+    Paper is usually the brighter part of a photo, so a bright image is read as dark ink on
+    light paper in one pass. A dark image may be light ink on black (an MNIST-style sample, a
+    drawing canvas) or a sheet of paper on a dark table: both readings are tried, and the one
+    that finds more digits wins; on a tie, white-on-black wins only on a truly black ground
+    whose thin structures are light.
+    """
+    if float(np.median(gray)) >= DARK_IMAGE:
+        ink = find_ink(gray, inverted=False)
+        return ink, segment(ink)
+    readings = []
+    for inverted in (False, True):
+        ink = find_ink(gray, inverted=inverted)
+        readings.append((ink, segment(ink)))
+    (dark_ink, dark), (light_ink_, light) = readings
+    if len(light) != len(dark):
+        return readings[0] if len(dark) > len(light) else readings[1]
+    prefer_light = float(np.median(gray)) < BLACK_GROUND and light_ink(gray)
+    return readings[1] if prefer_light else readings[0]
+
+
 def find_digits(image: np.ndarray, *, max_side: int = 640) -> list[DigitCandidate]:
     """Find the handwritten digits in an image and frame each one like MNIST.
 
@@ -74,7 +99,6 @@ def find_digits(image: np.ndarray, *, max_side: int = 640) -> list[DigitCandidat
         ImageError: the array is empty, has an impossible shape or a non-numeric dtype.
     """
     work = prepare(image, max_side)
-    ink = find_ink(work.gray)
-    groups = segment(ink)
+    ink, groups = _ink_and_digits(work.gray)
     log.debug("%d digit candidate(s)", len(groups))
     return [_to_candidate(work, ink.strength, g) for g in groups]

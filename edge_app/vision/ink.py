@@ -43,22 +43,37 @@ class Ink:
     inverted: bool
 
 
-def _percentiles(gray: np.ndarray, qs: tuple[float, ...]) -> list[int]:
-    hist = cv2.calcHist([gray], [0], None, [256], [0, 256]).ravel()
-    cdf = np.cumsum(hist) / max(hist.sum(), 1.0)
-    return [int(np.searchsorted(cdf, q)) for q in qs]
+def _small(gray: np.ndarray) -> np.ndarray:
+    height, width = gray.shape
+    factor = max(1.0, max(height, width) / BACKGROUND_SIDE)
+    size = (max(1, round(width / factor)), max(1, round(height / factor)))
+    return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+
+
+def _kernel(small: np.ndarray) -> np.ndarray:
+    k = max(3, int(round(BACKGROUND_KERNEL_FRACTION * max(small.shape))) | 1)
+    return cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
 
 
 def light_ink(gray: np.ndarray) -> bool:
     """Guess whether the ink is lighter than its background (an MNIST-style image).
 
-    The background is the bulk of the pixels (the median); the ink is the longer tail. A light
-    page is never taken for a dark one: bright specks on paper must not flip the polarity.
+    Ink is made of strokes narrower than the background kernel. Light strokes on a dark
+    ground show up in the white top-hat, dark strokes on light paper in the black-hat; the
+    stronger one wins, provided the bright part of the image really is thin: a sheet of paper
+    on a dark table is bright and wide and survives an opening, strokes do not.
     """
-    low, median, high = _percentiles(gray, (0.005, 0.5, 0.995))
-    if median > 127:
+    small = _small(gray)
+    kernel = _kernel(small)
+    opened = cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REPLICATE)
+    closed = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_REPLICATE)
+    light = float(cv2.subtract(small, opened).sum(dtype=np.float64))
+    dark = float(cv2.subtract(closed, small).sum(dtype=np.float64))
+    if not (light > 2.0 * dark and light > 20.0 * small.size**0.5):
         return False
-    return (high - median) > 40 and (high - median) > 2 * (median - low)
+    level, bright = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    wide = np.count_nonzero(opened > level)
+    return wide < 0.5 * max(1, np.count_nonzero(bright))
 
 
 def estimate_paper(gray: np.ndarray) -> np.ndarray:
@@ -68,27 +83,28 @@ def estimate_paper(gray: np.ndarray) -> np.ndarray:
         (h, w) uint8 background, never below 1 so it can be divided by.
     """
     height, width = gray.shape
-    factor = max(1.0, max(height, width) / BACKGROUND_SIDE)
-    small_size = (max(1, round(width / factor)), max(1, round(height / factor)))
-    small = cv2.resize(gray, small_size, interpolation=cv2.INTER_AREA)
-    k = max(3, int(round(BACKGROUND_KERNEL_FRACTION * max(small_size))) | 1)
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
-    paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_REPLICATE)
+    small = _small(gray)
+    paper = cv2.morphologyEx(
+        small, cv2.MORPH_CLOSE, _kernel(small), borderType=cv2.BORDER_REPLICATE
+    )
     paper = cv2.blur(paper, (3, 3))
     paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR)
     return np.maximum(paper, 1)
 
 
-def find_ink(gray: np.ndarray) -> Ink:
+def find_ink(gray: np.ndarray, inverted: bool | None = None) -> Ink:
     """Normalise the illumination of a gray working image and threshold its ink.
 
     Args:
         gray: (h, w) uint8 working image.
+        inverted: True for light ink on a dark ground, False for dark ink on light paper,
+            None to guess (:func:`light_ink`).
 
     Returns:
         The :class:`Ink` found (possibly none).
     """
-    inverted = light_ink(gray)
+    if inverted is None:
+        inverted = light_ink(gray)
     if inverted:
         gray = cv2.bitwise_not(gray)
     paper = estimate_paper(gray)

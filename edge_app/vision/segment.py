@@ -28,6 +28,10 @@ MAX_ELONGATION = 220.0  # area / stroke_width**2: a long hairline curve is a sha
 MIN_STRONG_FRACTION = 0.12  # share of clearly-inked pixels
 MIN_LINE_HEIGHT_RATIO = 0.45  # a piece this much smaller than its line's digits is punctuation
 MAX_PIECES = 400  # more candidate pieces than this is texture, not writing
+# Share of its box's outline a candidate may run along the image border. A digit cropped
+# tightly touches the border where its strokes end (a 7's bar at most); a strip of table
+# beyond the paper's edge, or a shadow's edge, runs along it.
+MAX_BORDER_CONTACT = 0.4
 
 
 @dataclass
@@ -147,9 +151,31 @@ def stroke_width(mask: np.ndarray) -> float:
     return 2.0 * np.count_nonzero(m) / max(boundary, 1)
 
 
-def is_digit_like(g: Piece, work_side: int) -> bool:
-    """Shape tests that every single digit passes and most non-digits fail."""
-    if g.h < max(MIN_HEIGHT, MIN_HEIGHT_FRACTION * work_side):
+def border_contact(g: Piece, shape: tuple[int, int]) -> float:
+    """Length of the image border covered by the candidate, over its box's perimeter."""
+    height, width = shape
+    touch = 0
+    if g.y == 0:
+        touch += int(np.count_nonzero(g.mask[0]))
+    if g.y + g.h == height:
+        touch += int(np.count_nonzero(g.mask[-1]))
+    if g.x == 0:
+        touch += int(np.count_nonzero(g.mask[:, 0]))
+    if g.x + g.w == width:
+        touch += int(np.count_nonzero(g.mask[:, -1]))
+    return touch / (2.0 * (g.w + g.h))
+
+
+def is_digit_like(g: Piece, shape: tuple[int, int]) -> bool:
+    """Shape tests that every single digit passes and most non-digits fail.
+
+    Args:
+        g: the candidate.
+        shape: (height, width) of the working image.
+    """
+    if g.h < max(MIN_HEIGHT, MIN_HEIGHT_FRACTION * max(shape)):
+        return False
+    if border_contact(g, shape) > MAX_BORDER_CONTACT:
         return False
     if g.w > MAX_ASPECT * g.h:
         return False
@@ -205,8 +231,8 @@ def segment(ink: Ink) -> list[Piece]:
     Returns:
         Candidate groups, lines top to bottom, each left to right.
     """
-    work_side = max(ink.weak.shape)
-    groups = [g for g in group_pieces(find_pieces(ink)) if is_digit_like(g, work_side)]
+    shape = ink.weak.shape
+    groups = [g for g in group_pieces(find_pieces(ink)) if is_digit_like(g, shape)]
     out: list[Piece] = []
     for index, line in enumerate(reading_order(groups)):
         for g in drop_small_in_line(line):

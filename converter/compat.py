@@ -17,6 +17,7 @@ reads a flatbuffer with TensorFlow's schema module.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -116,13 +117,15 @@ TARGETS: tuple[Target, ...] = (
 
 
 def parse_version(text: str) -> tuple[int, ...]:
-    """``"2.14.0"`` -> ``(2, 14, 0)``; anything not numeric stops the parse."""
+    """``"2.14.0"`` -> ``(2, 14, 0)``; ``"2.17.0rc1"`` -> ``(2, 17, 0)``."""
     parts = []
     for piece in text.strip().split("."):
-        digits = "".join(ch for ch in piece if ch.isdigit())
-        if not digits:
+        match = re.match(r"\d+", piece)
+        if not match:
             break
-        parts.append(int(digits))
+        parts.append(int(match.group()))
+        if match.end() < len(piece):  # "0rc1": a pre-release suffix ends the number
+            break
     return tuple(parts)
 
 

@@ -1,0 +1,162 @@
+"""``digits-bench``: the comparison table of every model variant, runtime and thread count.
+
+Results (bench.md, or bench.json with ``--json``) go to stdout; progress and logs to stderr.
+Exit codes: 0 the run completed (rows that failed are in the table), 2 bad input (no run
+directory, MNIST missing, unwritable output), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import json
+import logging
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from edge_app.errors import DigitLiteError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_RUN_DIR = Path("runs/latest")
+
+
+def _threads(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{text}' is not a comma-separated list of integers"
+        ) from None
+    if not values or any(v < 1 for v in values):
+        raise argparse.ArgumentTypeError("thread counts must be integers >= 1, e.g. 1,2")
+    return tuple(dict.fromkeys(values))
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be > 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``digits-bench`` argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="digits-bench",
+        description="Benchmark every model variant of a run: accuracy, agreement with Keras, "
+        "size, latency, throughput, load time and memory, per runtime and thread count; "
+        "end-to-end frame time; MACs against this CPU's peak. Writes bench.json, bench.md "
+        "and plots into the run directory and prints bench.md.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "run_dir", nargs="?", type=Path, default=DEFAULT_RUN_DIR, metavar="RUN_DIR",
+        help="run directory holding model.keras and model_<format>.tflite files",
+    )  # fmt: skip
+    parser.add_argument(
+        "--threads", type=_threads, default=(1, 2), metavar="N[,N...]",
+        help="interpreter thread counts to measure each model at",
+    )  # fmt: skip
+    parser.add_argument(
+        "--runtimes", default=None, metavar="NAMES",
+        help="TFLite runtimes, comma-separated (litert, tflite-runtime, tensorflow); "
+        "default: every one installed",
+    )  # fmt: skip
+    parser.add_argument(
+        "--peers", action="store_true",
+        help="also run the float model in ONNX Runtime and OpenCV DNN (exports model.onnx)",
+    )  # fmt: skip
+    parser.add_argument("--json", action="store_true", help="print bench.json instead of bench.md")
+    parser.add_argument(
+        "--data-dir", type=Path, default=None, metavar="DIR",
+        help="where MNIST is looked for first (then $DIGITS_DATA_DIR, then the Keras cache)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--limit", type=_positive, default=None, metavar="N",
+        help="use only the first N test images (default: the full test set)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--max-seconds", type=_seconds, default=4.0, metavar="S",
+        help="time budget of one latency measurement before it stops unstable",
+    )  # fmt: skip
+    parser.add_argument(
+        "--no-e2e", dest="end_to_end", action="store_false",
+        help="skip the 640x480 frame end-to-end measurement",
+    )  # fmt: skip
+    parser.add_argument("--no-plots", dest="plots", action="store_false", help="skip the figures")
+    parser.add_argument(
+        "--in-process", action="store_true",
+        help="run every row inside this process (faster start; no per-row memory figure)",
+    )  # fmt: skip
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    verbosity.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    return parser
+
+
+def _runtimes(parser: argparse.ArgumentParser, text: str | None) -> tuple[str, ...] | None:
+    from edge_app.runtime import RUNTIME_NAMES
+
+    if text is None:
+        return None
+    names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+    for name in names:
+        if name not in RUNTIME_NAMES:
+            close = difflib.get_close_matches(name, RUNTIME_NAMES, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else ""
+            parser.error(f"unknown runtime '{name}'{hint}; choose from {', '.join(RUNTIME_NAMES)}")
+    if not names:
+        parser.error(f"--runtimes is empty; choose from {', '.join(RUNTIME_NAMES)}")
+    return names
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``digits-bench``; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+    runtimes = _runtimes(parser, args.runtimes)
+
+    from benchmarks.bench import BenchConfig, run_bench
+    from benchmarks.report import render_markdown, write_outputs
+
+    config = BenchConfig(
+        run_dir=args.run_dir,
+        threads=args.threads,
+        runtimes=runtimes,
+        peers=args.peers,
+        data_dir=args.data_dir,
+        limit=args.limit,
+        isolate=not args.in_process,
+        end_to_end=args.end_to_end,
+        plots=args.plots,
+    )
+    config = replace(config, policy=replace(config.policy, max_time_s=args.max_seconds))
+    try:
+        doc = run_bench(config)
+        written = write_outputs(doc, Path(doc["run_path"]), plots=config.plots)
+    except DigitLiteError as exc:
+        print(f"digits-bench: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("digits-bench: interrupted", file=sys.stderr)
+        return 130
+    log.info("wrote %s", ", ".join(str(p) for p in written))
+    sys.stdout.write(json.dumps(doc, indent=2) + "\n" if args.json else render_markdown(doc))
+    return 0

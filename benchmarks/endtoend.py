@@ -1,0 +1,84 @@
+"""End to end: a 640x480 camera-like frame through vision and classification, single thread.
+
+Frames come from :class:`benchmarks.photos.PhotoMaker` (seeded synthetic photos of handwriting on
+paper, made from MNIST *test* digits when the data is at hand, else Hershey glyphs). Each call
+is :meth:`edge_app.reader.DigitReader.read` on one frame - find ink, segment, frame to 28x28,
+classify every candidate - exactly what the app does per camera frame. OpenCV and the
+interpreter both get one thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.timing import TimingPolicy, measure
+
+log = logging.getLogger(__name__)
+
+FRAMES = 12  # distinct frames, cycled through while timing
+SEED = 0
+
+
+def make_frames(
+    glyphs: np.ndarray | None, labels: np.ndarray | None, count: int = FRAMES, seed: int = SEED
+) -> list[Any]:
+    """``count`` seeded 640x480 photos holding 1..6 handwritten digits each."""
+    from benchmarks.photos import PhotoMaker, hershey_glyphs
+
+    if glyphs is None or labels is None or len(glyphs) == 0:
+        glyphs, labels = hershey_glyphs(200, seed=seed)
+    maker = PhotoMaker(glyphs, labels, seed=seed)
+    return [maker.string(1 + i % 6) for i in range(count)]
+
+
+def measure_frames(
+    model: Path, policy: TimingPolicy, data: str | None = None, threads: int = 1
+) -> dict[str, Any]:
+    """Time ``DigitReader.read`` per frame with ``model`` (a .tflite) on one thread.
+
+    Returns:
+        JSON-ready dict: latency (median/p90 ms per frame), fps at the median, the vision and
+        classifier shares of one pass over the frames, and how many frames were read right.
+    """
+    import cv2
+
+    from edge_app.classifier import Classifier
+    from edge_app.reader import DigitReader
+
+    cv2.setNumThreads(threads)
+    glyphs = labels = None
+    if data:
+        with np.load(data) as npz:
+            if "y" in npz:
+                glyphs, labels = np.asarray(npz["x"]), np.asarray(npz["y"])
+    frames = make_frames(glyphs, labels)
+    reader = DigitReader(Classifier(model, threads=threads, require_contract=False))
+
+    readings = [reader.read(photo.image) for photo in frames]
+    correct = sum(
+        r.digits.replace(" ", "") == p.digits for r, p in zip(readings, frames, strict=True)
+    )
+    state = {"i": 0}
+
+    def one_frame() -> None:
+        reader.read(frames[state["i"] % len(frames)].image)
+        state["i"] += 1
+
+    timing = measure(one_frame, policy)
+    return {
+        "model": model.name,
+        "frame_size": list(frames[0].image.shape[1::-1]),
+        "frames": len(frames),
+        "digits_per_frame": round(float(np.mean([len(p.digits) for p in frames])), 2),
+        "threads": threads,
+        "latency": timing.to_dict(),
+        "fps": 1000.0 / timing.median_ms if timing.median_ms > 0 else None,
+        "vision_ms_mean": float(np.mean([r.vision_ms for r in readings])),
+        "classify_ms_mean": float(np.mean([r.classify_ms for r in readings])),
+        "frames_read_exactly": correct,
+        "glyph_source": "MNIST test set" if glyphs is not None else "Hershey glyphs",
+    }

@@ -1,0 +1,123 @@
+"""The two figures of a bench run: latency against accuracy per variant, and size per variant.
+
+matplotlib is imported inside the function (Agg backend, no display); figures are rendered to
+memory and written atomically like every other artifact.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+LATENCY_PLOT = "bench_latency_accuracy.png"
+SIZE_PLOT = "bench_size.png"
+MARKERS = "osD^v<>"
+
+
+def _save(fig: Any, path: Path) -> Path:
+    from converter import atomic
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    return atomic.write_bytes(path, buffer.getvalue())
+
+
+def _labels(rows: list[dict[str, Any]]) -> list[tuple[float, float, str]]:
+    """One label per variant at its fastest point; labels that would overlap are joined."""
+    best: dict[tuple[str, float], float] = {}
+    for r in rows:
+        key = (r["variant"], round(r["accuracy"] * 100, 2))
+        best[key] = min(best.get(key, math.inf), r["latency_ms"]["median_ms"])
+    merged: list[tuple[float, float, str]] = []
+    for (variant, y), x in sorted(best.items(), key=lambda item: (item[0][1], item[1])):
+        if merged and merged[-1][1] == y and abs(math.log10(x / merged[-1][0])) < 0.15:
+            mx, my, text = merged[-1]
+            merged[-1] = (mx, my, f"{text}/{variant}")
+        else:
+            merged.append((x, y, variant))
+    return merged
+
+
+def latency_accuracy_figure(rows: list[dict[str, Any]]) -> Any:
+    """Median single-image latency (log x) against accuracy, one point per row that ran."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ran = [r for r in rows if r.get("latency_ms") and r.get("accuracy") is not None]
+    runtimes = sorted({r["runtime"] for r in ran})
+    threads = sorted({r["threads"] for r in ran})
+    colours = plt.get_cmap("tab10")
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for r in ran:
+        colour = colours(runtimes.index(r["runtime"]) % 10)
+        marker = MARKERS[threads.index(r["threads"]) % len(MARKERS)]
+        x, y = r["latency_ms"]["median_ms"], r["accuracy"] * 100
+        ax.scatter(x, y, color=colour, marker=marker, s=50, zorder=3, alpha=0.8)
+    for x, y, text in _labels(ran):
+        ax.annotate(text, (x, y), textcoords="offset points", xytext=(6, 5), fontsize=8)
+    for i, runtime in enumerate(runtimes):
+        ax.scatter([], [], color=colours(i % 10), marker="o", label=runtime)
+    for i, t in enumerate(threads):
+        ax.scatter([], [], color="grey", marker=MARKERS[i % len(MARKERS)], label=f"{t} thread(s)")
+    ax.set_xscale("log")
+    ax.set_xlabel("single-image latency, median (ms, log scale)")
+    ax.set_ylabel("accuracy on the MNIST test set (%)")
+    ax.set_title("Latency against accuracy per variant and runtime")
+    ax.grid(True, which="both", alpha=0.3)
+    if ran:
+        ax.legend(fontsize=8, loc="best")
+    return fig
+
+
+def size_figure(rows: list[dict[str, Any]]) -> Any:
+    """File size per model variant (one bar per file), labelled with the ratio to float32."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    sizes: dict[str, int] = {}
+    for r in rows:
+        if r.get("size_bytes") and r["variant"] not in sizes:
+            sizes[r["variant"]] = r["size_bytes"]
+    reference = sizes.get("float32")
+    fig, ax = plt.subplots(figsize=(7, 4))
+    names = list(sizes)
+    kb = [sizes[n] / 1024 for n in names]
+    bars = ax.bar(names, kb, color="tab:blue")
+    for bar, name in zip(bars, names, strict=True):
+        label = f"{sizes[name] / 1024:.0f} KB"
+        if reference:
+            label += f"\n{sizes[name] / reference:.0%} of float32"
+        ax.annotate(
+            label,
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            va="bottom",
+            fontsize=8,
+        )
+    ax.set_ylabel("file size (KB)")
+    ax.set_title("Model file size per variant")
+    ax.margins(y=0.25)
+    return fig
+
+
+def write_plots(doc: dict[str, Any], run_dir: Path) -> list[Path]:
+    """Write both figures into ``run_dir``; returns their paths."""
+    import matplotlib.pyplot as plt
+
+    written = []
+    for name, build in ((LATENCY_PLOT, latency_accuracy_figure), (SIZE_PLOT, size_figure)):
+        fig = build(doc["rows"])
+        try:
+            written.append(_save(fig, run_dir / name))
+        finally:
+            plt.close(fig)
+    return written

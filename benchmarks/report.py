@@ -1,0 +1,265 @@
+"""bench.json for machines and bench.md for people, built from one dict so they never disagree.
+
+bench.md is also what ``digits-bench`` prints on stdout. Writing goes through
+:mod:`converter.atomic` (temp file + rename), like every other artifact of a run.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from benchmarks.errors import OutputError
+from benchmarks.table import STATUS_PASSED
+
+log = logging.getLogger(__name__)
+
+BENCH_JSON = "bench.json"
+BENCH_MD = "bench.md"
+
+STATUS_TEXT = {
+    "passed": "passed",
+    "accuracy-failed": "loaded, accuracy failed",
+    "load-failed": "failed to load",
+    "run-failed": "failed while running",
+}
+
+
+def _pct(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value * 100:.{digits}f}%"
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "—"
+    return f"{n / 1024:.1f} KB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.2f} MB"
+
+
+def _ms(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.4f}" if value < 0.1 else f"{value:.3f}" if value < 10 else f"{value:.1f}"
+
+
+def _num(value: float | None, fmt: str, suffix: str = "") -> str:
+    return "—" if value is None else format(value, fmt) + suffix
+
+
+def _latency(timing: dict[str, Any] | None) -> str:
+    if not timing:
+        return "—"
+    flag = "" if timing.get("stable", True) else " *"
+    return f"{_ms(timing['median_ms'])} / {_ms(timing['p90_ms'])}{flag}"
+
+
+def _memory(memory: dict[str, Any] | None) -> str:
+    if not memory or memory.get("peak_rss_mb") is None:
+        return "—"
+    delta = memory.get("delta_mb")
+    extra = f" (+{delta:.0f})" if delta is not None else ""
+    return f"{memory['peak_rss_mb']:.0f}{extra}"
+
+
+def _throughput(tp: dict[str, Any] | None) -> str:
+    if not tp:
+        return "—"
+    return f"{tp['items_per_s']:,.0f} ({tp['mode'].split(' (')[0]})"
+
+
+def _row_cells(row: dict[str, Any]) -> list[str]:
+    delta = row.get("delta_pp")
+    return [
+        row["variant"] + (" (peer)" if row.get("peer") else ""),
+        row["runtime"],
+        str(row["threads"]),
+        STATUS_TEXT.get(row["status"], row["status"]),
+        _size(row.get("size_bytes")),
+        _pct(row.get("accuracy")),
+        _num(delta, "+.2f", " pp"),
+        _pct(row.get("agreement")),
+        _latency(row.get("latency_ms")),
+        _ms((row.get("kernel_ms") or {}).get("median_ms")),
+        _throughput(row.get("throughput")),
+        _num(row.get("load_ms"), ".0f"),
+        _memory(row.get("memory")),
+    ]
+
+
+HEADER = [
+    "variant",
+    "runtime",
+    "threads",
+    "status",
+    "size",
+    "accuracy",
+    "Δ vs Keras",
+    "agrees with Keras",
+    "latency ms median / p90",
+    "invoke ms",
+    "throughput img/s",
+    "load ms",
+    "peak RSS MB (+model)",
+]
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cells) + " |" for cells in rows]
+    return lines
+
+
+def _verdict(met: bool | None) -> str:
+    return {True: "met", False: "**missed**", None: "not measured"}[met]
+
+
+def _target_line(target: dict[str, Any]) -> str:
+    value = target["value"]
+    if value is None:
+        shown = "—"
+    elif target["unit"]:
+        shown = f"{value:.3f} {target['unit']}"
+    elif value < 0.05:
+        shown = f"{value:.5f} (1/{1 / value:.0f})" if value else "0"
+    else:
+        shown = f"{value:.3f}"
+    limit = target["limit"]
+    limit_text = f"1/{1 / limit:.0f}" if limit < 0.05 else f"{limit:g}"
+    unit = f" {target['unit']}" if target["unit"] else ""
+    return (
+        f"- {target['name']}: **{shown}** (target {target['comparison']} {limit_text}{unit}): "
+        f"{_verdict(target['met'])}"
+    )
+
+
+def _system_lines(system: dict[str, Any]) -> list[str]:
+    cpu = system["cpu"]
+    libs = ", ".join(f"{k} {v}" for k, v in system["libraries"].items() if v)
+    mhz = cpu.get("mhz_max") or cpu.get("mhz_reported")
+    cores = f"{cpu.get('physical_cores') or '?'} cores / {cpu.get('logical_cpus')} threads"
+    return [
+        f"- CPU: {cpu['model']} ({cpu['machine']}, {cores}, {cpu['usable_cpus']} usable"
+        f"{', ' + format(mhz, '.0f') + ' MHz reported' if mhz else ''}"
+        f"{', under a hypervisor' if cpu.get('hypervisor') else ''}); "
+        f"SIMD: {' '.join(cpu['simd']) or 'none detected'}",
+        f"- {system['os']}, Python {system['python']}; {libs}",
+        f"- load average at start: {system.get('load_average')}; env: {system.get('env') or {}}",
+    ]
+
+
+def _compute_lines(compute: dict[str, Any] | None) -> list[str]:
+    if not compute or not compute.get("macs"):
+        return ["MACs could not be counted (no TFLite row ran)."]
+    peak = compute["peak"]
+    lines = [
+        f"{compute['macs']:,} multiply-accumulates per inference "
+        f"(counted from the {compute['macs_source']}).",
+        f"Peak of one core, assumed: {peak['int8_macs_per_cycle']} int8 and "
+        f"{peak['float32_macs_per_cycle']} float32 MACs/cycle -> {peak['int8_gmacs']} / "
+        f"{peak['float32_gmacs']} GMAC/s ({peak['assumption']}).",
+        "",
+    ]
+    rows = []
+    for item in compute.get("efficiency", []):
+        rows.append(
+            [
+                item["label"],
+                _ms(item["latency_ms"]),
+                _num(item["achieved_gmacs"], ".2f"),
+                _num(item["peak_gmacs"], ".1f"),
+                _pct(item["fraction_of_peak"], 1),
+                _num(item["latency_at_peak_us"], ".1f", " µs"),
+            ]
+        )
+    lines += _table(
+        ["measured", "ms", "achieved GMAC/s", "peak GMAC/s", "of peak", "time at peak"], rows
+    )
+    return lines
+
+
+def render_markdown(doc: dict[str, Any]) -> str:
+    """The human-readable benchmark: the table, the conclusions, end to end, compute, method."""
+    data, rows = doc["data"], doc["rows"]
+    lines = [
+        "# DigitLite benchmark",
+        "",
+        f"Run `{doc['run_dir']}` · {doc['created_utc']} · MNIST test set: {data['n_test']} images "
+        f"({data['source']}) · gate: at most {doc['max_drop_pp']:g} pp accuracy lost vs Keras "
+        f"({doc['max_drop_source']}).",
+        "",
+        "## Results",
+        "",
+    ]
+    lines += _table(HEADER, [_row_cells(r) for r in rows])
+    failures = [r for r in rows if r["status"] != STATUS_PASSED and r.get("error")]
+    notes = [(r, n) for r in rows for n in r.get("notes", [])]
+    if failures or notes:
+        lines.append("")
+    for row in failures:
+        lines.append(
+            f"- {row['variant']} / {row['runtime']} / {row['threads']} thread(s): "
+            f"{STATUS_TEXT.get(row['status'], row['status'])} - {row['error']}"
+        )
+    for row, note in notes:
+        lines.append(f"- {row['variant']} / {row['runtime']}: {note}")
+    summary = doc["summary"]
+    basis = summary["basis"]
+    lines += [
+        "",
+        "## Conclusions (ratios within this run)",
+        "",
+        f"Basis: {basis['statistic']}, runtime {basis['runtime']}, {basis['threads']} thread(s).",
+        "",
+    ]
+    lines += [_target_line(t) for t in summary["targets"]]
+    kernel = summary["ratios"].get("int8_vs_float32_kernel")
+    if kernel is not None:
+        lines.append(f"- int8 / float32 `invoke()` alone (no quantize/dequantize): {kernel:.3f}")
+    lines += ["", "## End to end (640x480 frame -> digits, one thread)", ""]
+    e2e = doc.get("e2e")
+    if e2e and e2e.get("ok"):
+        t = e2e["latency"]
+        lines.append(
+            f"`DigitReader.read` with {e2e['model']} over {e2e['frames']} seeded synthetic photos "
+            f"({e2e['digits_per_frame']} digits per frame on average, {e2e['glyph_source']}): "
+            f"median **{_ms(t['median_ms'])} ms**, p90 {_ms(t['p90_ms'])} ms, "
+            f"**{e2e['fps']:.0f} FPS** at the median ({t['runs']} frames timed). "
+            f"Vision {e2e['vision_ms_mean']:.2f} ms + classifier {e2e['classify_ms_mean']:.2f} ms "
+            f"on average; {e2e['frames_read_exactly']}/{e2e['frames']} frames read exactly."
+        )
+    elif e2e:
+        lines.append(f"Not measured: {e2e.get('error')}")
+    else:
+        lines.append("Not run.")
+    lines += ["", "## Compute: MACs against this CPU's peak", ""]
+    lines += _compute_lines(doc.get("compute"))
+    lines += ["", "## Machine", ""]
+    lines += _system_lines(doc["system"])
+    lines += ["", "## How this was measured", ""]
+    lines += [f"- {m}" for m in doc["method"]]
+    return "\n".join(lines) + "\n"
+
+
+def write_outputs(doc: dict[str, Any], run_dir: Path, *, plots: bool = True) -> list[Path]:
+    """Write bench.json, bench.md and (if ``plots``) the figures into ``run_dir`` atomically.
+
+    Returns:
+        The paths written.
+
+    Raises:
+        OutputError: the run directory cannot be written.
+    """
+    from converter import atomic
+    from converter.errors import OutputError as ConverterOutputError
+
+    written = []
+    try:
+        written.append(atomic.write_json(run_dir / BENCH_JSON, doc))
+        written.append(atomic.write_text(run_dir / BENCH_MD, render_markdown(doc)))
+    except ConverterOutputError as exc:
+        raise OutputError(str(exc)) from exc
+    if plots:
+        from benchmarks.plots import write_plots
+
+        written += write_plots(doc, run_dir)
+    return written

@@ -1,0 +1,193 @@
+"""Benchmark one case - one model in one runtime at one thread count - in its own process.
+
+Running each case in a fresh process keeps runtimes from disturbing each other (TensorFlow's
+thread pools, XNNPACK caches, OpenCV's thread setting) and makes peak memory attributable to one
+case: the process's peak resident set (``ru_maxrss``) and its resident set just before the
+runtime was imported, so the difference is what loading and running that model cost.
+A case that crashes the process (a segfaulting runtime) still yields a failed row.
+
+``python -m benchmarks.worker CASE.json RESULT.json``; :func:`run_case` is the same in-process.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import resource
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from benchmarks.timing import QUICK, TimingPolicy, measure, throughput
+from edge_app.errors import DigitLiteError
+
+log = logging.getLogger(__name__)
+
+#: Images classified per accuracy-pass call (keeps the float copy of the test set small).
+ACCURACY_CHUNK = 1000
+
+
+@dataclass(frozen=True)
+class Case:
+    """What one worker measures.
+
+    Attributes:
+        kind: ``tflite``, ``keras``, ``onnxruntime``, ``opencv``, ``export-onnx`` or ``e2e``.
+        variant: the row's variant name (a format name, ``keras``, ...).
+        model: the model file.
+        threads: runtime threads.
+        data: an .npz with ``x`` (N, 28, 28) uint8 test images (not needed for export/e2e).
+        runtime: the TFLite runtime to force (``kind == "tflite"`` only).
+        policy: timing policy for single-image latency.
+        throughput_images: images per throughput call.
+        output: where ``export-onnx`` writes its file.
+    """
+
+    kind: str
+    variant: str
+    model: str
+    threads: int = 1
+    data: str | None = None
+    runtime: str | None = None
+    policy: dict[str, Any] = field(default_factory=lambda: asdict(TimingPolicy()))
+    throughput_images: int = 1024
+    output: str | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> Case:
+        return cls(**json.loads(text))
+
+
+def rss_mb() -> float | None:
+    """Current resident set size of this process in MiB (Linux), else None."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024.0
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far, in MiB (``ru_maxrss``)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
+
+
+def _load(case: Case) -> Any:
+    from benchmarks import backends, peers
+
+    path = Path(case.model)
+    if case.kind == "tflite":
+        return backends.load_tflite(path, runtime=case.runtime or "litert", threads=case.threads)
+    if case.kind == "keras":
+        return backends.load_keras(path, threads=case.threads)
+    if case.kind == "onnxruntime":
+        return peers.load_onnxruntime(path, threads=case.threads)
+    if case.kind == "opencv":
+        return peers.load_opencv(path, threads=case.threads)
+    raise ValueError(f"unknown case kind {case.kind!r}")
+
+
+def _failed(stage: str, exc: BaseException, **extra: Any) -> dict[str, Any]:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if not isinstance(exc, DigitLiteError):
+        text = f"{type(exc).__name__}: {text}"
+    return {"ok": False, "stage": stage, "error": text, **extra}
+
+
+def measure_model(case: Case) -> dict[str, Any]:
+    """Load the model, classify the test set, time single images, kernel and throughput."""
+    with np.load(case.data) as npz:
+        x_all = np.asarray(npz["x"], dtype=np.uint8)
+    memory: dict[str, Any] = {"baseline_rss_mb": rss_mb()}
+    start = time.perf_counter()
+    try:
+        loaded = _load(case)
+    except (DigitLiteError, ImportError, OSError, ValueError, RuntimeError) as exc:
+        return _failed("load", exc, memory=memory)
+    load_ms = (time.perf_counter() - start) * 1000.0
+    policy = TimingPolicy(**case.policy)
+    try:
+        predictions = []
+        for i in range(0, len(x_all), ACCURACY_CHUNK):
+            chunk = x_all[i : i + ACCURACY_CHUNK, :, :, None].astype(np.float32)
+            predictions.append(np.argmax(loaded.batch(chunk), axis=1))
+        labels = np.concatenate(predictions).astype(int).tolist()
+        one = x_all[:1, :, :, None].astype(np.float32)
+        latency = measure(lambda: loaded.single(one), policy)
+        kernel = measure(loaded.kernel, policy) if loaded.kernel else None
+        n = min(case.throughput_images, len(x_all))
+        many = x_all[:n, :, :, None].astype(np.float32)
+        rate = throughput(lambda: loaded.batch(many), n, mode=loaded.batch_mode, policy=QUICK)
+    except Exception as exc:  # a runtime that loads but cannot run is a failed row, not a crash
+        log.debug("case %s failed while running", case.variant, exc_info=True)
+        return _failed("run", exc, load_ms=load_ms, memory=memory)
+    memory["peak_rss_mb"] = peak_rss_mb()
+    if memory["baseline_rss_mb"] is not None:
+        memory["delta_mb"] = memory["peak_rss_mb"] - memory["baseline_rss_mb"]
+    return {
+        "ok": True,
+        "runtime": loaded.runtime,
+        "runtime_version": loaded.runtime_version,
+        "load_ms": load_ms,
+        "latency": latency.to_dict(),
+        "latency_call": loaded.single_label,
+        "kernel": kernel.to_dict() if kernel else None,
+        "throughput": rate.to_dict(),
+        "predictions": labels,
+        "macs": loaded.macs,
+        "memory": memory,
+        "notes": loaded.notes,
+    }
+
+
+def run_case(case: Case) -> dict[str, Any]:
+    """Run one case in this process and return its JSON-ready result (never raises on purpose)."""
+    if case.kind == "export-onnx":
+        from benchmarks.peers import export_onnx
+
+        try:
+            start = time.perf_counter()
+            export_onnx(Path(case.model), Path(case.output or "model.onnx"))
+        except (DigitLiteError, ImportError, OSError) as exc:
+            return _failed("export", exc)
+        return {"ok": True, "seconds": time.perf_counter() - start}
+    if case.kind == "e2e":
+        from benchmarks.endtoend import measure_frames
+
+        try:
+            result = measure_frames(
+                Path(case.model), TimingPolicy(**case.policy), case.data, case.threads
+            )
+            return {"ok": True, **result}
+        except (DigitLiteError, ImportError, OSError, ValueError) as exc:
+            return _failed("e2e", exc)
+    return measure_model(case)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m benchmarks.worker CASE.json RESULT.json``: the parent reads RESULT.json."""
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2:
+        print("usage: python -m benchmarks.worker CASE.json RESULT.json", file=sys.stderr)
+        return 2
+    level = os.environ.get("DIGITS_BENCH_WORKER_LOG", "WARNING")
+    logging.basicConfig(level=level, format="worker %(levelname)s %(name)s: %(message)s")
+    case = Case.from_json(Path(args[0]).read_text())
+    result = run_case(case)
+    Path(args[1]).write_text(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -193,19 +193,21 @@ def test_camera_failure_moves_to_draw_mode_with_a_clear_message():
     view = p.on_camera_failed("no camera at index 0 (OpenCV)")
     assert view.mode == "draw"
     assert not view.camera_available
-    assert (
-        view.message == "camera unavailable: no camera at index 0 (OpenCV) - draw a digit instead"
+    assert view.notice == (
+        "camera unavailable: no camera at index 0 (OpenCV) - draw a digit instead"
     )
+    assert view.message == DRAW_HINT
     again = p.set_mode("camera")  # the camera button cannot bring back a dead camera
     assert again.mode == "draw"
-    assert "camera unavailable" in again.message
+    drawn = p.on_drawing_prediction(FakePrediction(3, 0.8, ((3, 0.8),)))
+    assert "camera unavailable" in drawn.notice  # the warning stays while the user draws
     assert p.set_mode("image").mode == "image"
 
 
 def test_permission_refused_while_in_image_mode_keeps_the_mode():
     p = Presenter("image")
     view = p.on_camera_failed("camera permission refused")
-    assert view.mode == "image" and "permission refused" in view.message
+    assert view.mode == "image" and "permission refused" in view.notice
 
 
 # ----------------------------------------------------------------------------- models
@@ -231,12 +233,14 @@ def test_model_that_fails_to_load_is_dropped_and_the_current_one_kept():
     view = p.on_model_failed("mine (--model)", "not a TFLite model")
     assert view.model == "int8"
     assert view.models == ("int8",)
-    assert view.message == "cannot use model mine (--model): not a TFLite model; still using int8"
+    assert view.notice == "cannot use model mine (--model): not a TFLite model; still using int8"
+    p.request_model("int8")
+    assert p.on_model_loaded("int8").notice == ""  # picking a model clears the warning
 
 
 def test_set_models_shows_a_fallback_warning():
     view = Presenter().set_models(["int8"], "int8", "cannot use --model: gone")
-    assert view.message == "cannot use --model: gone"
+    assert view.notice == "cannot use --model: gone"
 
 
 # ----------------------------------------------------------------------------- engine book

@@ -66,6 +66,7 @@ class View:
     bars: tuple[Bar, ...] = ()
     status: str = ""
     message: str = ""
+    notice: str = ""
     frozen: bool = False
     model: str = ""
     models: tuple[str, ...] = ()
@@ -80,6 +81,7 @@ class View:
             "mode": self.mode,
             "number": self.number,
             "message": self.message,
+            "notice": self.notice,
             "status": self.status,
             "frozen": self.frozen,
             "model": self.model,
@@ -170,7 +172,8 @@ class Presenter:
         self.rate = RateMeter(clock=clock)
         self._models = _ModelState()
         self._view = View(mode=mode)
-        self._camera_message = ""
+        self._camera_notice = ""  # sticky: stays on screen while the camera is unusable
+        self._model_notice = ""  # sticky until another model is picked
 
     # ----------------------------------------------------------------- reading the state
     def view(self) -> View:
@@ -197,7 +200,6 @@ class Presenter:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         if mode == "camera" and not self._view.camera_available:
-            self._set(message=self._camera_message)
             return self.view()
         message = DRAW_HINT if mode == "draw" else ""
         self._set(mode=mode, number="", boxes=(), bars=(), message=message, frozen=False)
@@ -207,14 +209,16 @@ class Presenter:
 
     def on_camera_failed(self, reason: str) -> View:
         """No camera, or permission refused: say so and move to draw mode (never crash)."""
-        self._camera_message = f"camera unavailable: {reason} - draw a digit instead"
+        self._camera_notice = f"camera unavailable: {reason} - draw a digit instead"
         self._set(camera_available=False)
         if self._view.mode == "camera":
-            self._set(mode="draw", number="", boxes=(), bars=(), frozen=False, fps=None)
-        self._set(message=self._camera_message)
+            self._set(
+                mode="draw", number="", boxes=(), bars=(), frozen=False, fps=None, message=DRAW_HINT
+            )
         return self.view()
 
     def on_camera_started(self) -> View:
+        self._camera_notice = ""
         self._set(camera_available=True)
         return self.view()
 
@@ -275,7 +279,7 @@ class Presenter:
             number=str(prediction.digit),
             bars=bars,
             message="",
-            latency_ms=latency_ms if latency_ms is not None else self._view.latency_ms,
+            model_ms=latency_ms if latency_ms is not None else self._view.model_ms,
         )
         return self.view()
 
@@ -283,8 +287,8 @@ class Presenter:
     def set_models(self, names: Sequence[str], current: str, warning: str = "") -> View:
         """The models on offer and the one in use (``warning``: why it is not the one asked)."""
         self._models = _ModelState(list(names), current)
-        if warning:
-            self._set(message=warning)
+        self._model_notice = warning
+        self._set()
         return self.view()
 
     def request_model(self, name: str) -> str | None:
@@ -299,6 +303,7 @@ class Presenter:
         self._models.pending = None
         self.smoother.reset()
         self.rate.reset()
+        self._model_notice = ""
         self._set(message=f"model {name} loaded", model_ms=model_ms, fps=None)
         return self.view()
 
@@ -307,7 +312,10 @@ class Presenter:
         self._models.pending = None
         if name in self._models.names and name != self._models.current:
             self._models.names.remove(name)
-        self._set(message=f"cannot use model {name}: {reason}; still using {self._models.current}")
+        self._model_notice = (
+            f"cannot use model {name}: {reason}; still using {self._models.current}"
+        )
+        self._set()
         return self.view()
 
     def on_model_timing(self, model_ms: float) -> None:
@@ -317,7 +325,8 @@ class Presenter:
     # ----------------------------------------------------------------- internals
     def _set(self, **changes: Any) -> None:
         view = replace(self._view, **changes)
-        self._view = replace(view, status=_status(view, self._models.current))
+        notice = " | ".join(n for n in (self._camera_notice, self._model_notice) if n)
+        self._view = replace(view, status=_status(view, self._models.current), notice=notice)
 
 
 def _boxes(detections: Sequence[Any]) -> tuple[Box, ...]:

@@ -46,6 +46,7 @@ class DigitsApp(App):
     mode = StringProperty("camera")
     number = StringProperty("")
     message = StringProperty("")
+    notice = StringProperty("")
     status = StringProperty("")
     model_name = StringProperty("")
     model_names = ListProperty([])
@@ -104,6 +105,7 @@ class DigitsApp(App):
         self.mode = view.mode
         self.number = view.number
         self.message = view.message
+        self.notice = view.notice
         self.status = view.status
         self.frozen = view.frozen
         self.camera_available = view.camera_available
@@ -128,6 +130,8 @@ class DigitsApp(App):
     # ------------------------------------------------------------------ models
     def _models_ready(self, result: tuple[Engine, str]) -> None:
         engine, warning = result
+        if warning:
+            log.warning("%s", warning)
         self.engine = engine
         self._apply(self.presenter.set_models(self.book.names, engine.name, warning))
         log.info(

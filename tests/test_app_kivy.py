@@ -1,0 +1,372 @@
+"""The real Kivy app, started offscreen in a subprocess (Kivy's global state must not leak).
+
+``tests/conftest.py`` sets ``SDL_VIDEODRIVER=offscreen``, ``KIVY_NO_ARGS=1`` and a temporary
+``KIVY_HOME``. Each test runs ``digits-app`` (or a small driver script) and asserts on the final
+state the app prints as JSON, and on the screenshot it saved.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edge_app.classifier import Classifier
+from edge_app.reader import DigitReader
+
+pytestmark = pytest.mark.kivy
+pytest.importorskip("kivy")
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
+BAND_INT8 = DATA / "models" / "band_int8.tflite"
+SHIPPED_INT8 = ROOT / "edge_app" / "models" / "digits_int8.tflite"
+SHIPPED_FLOAT = ROOT / "edge_app" / "models" / "digits_float32.tflite"
+needs_shipped = pytest.mark.skipif(
+    not SHIPPED_INT8.is_file(),
+    reason="the shipped model edge_app/models/digits_int8.tflite is "
+    "not there yet (make default-model)",
+)
+
+# Runs digits-app's main() with the shipped models replaced by the ones given as JSON (or kept
+# when "null"), so a test controls what the fallback falls back to.
+RUN_MAIN = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    import edge_app.app.engines as engines
+    shipped = json.loads(sys.argv[1])
+    if shipped is not None:
+        engines.shipped_model_paths = lambda: {k: Path(v) for k, v in shipped.items()}
+    from edge_app.app.cli import main
+    raise SystemExit(main(sys.argv[2:]))
+    """
+)
+
+
+def kivy_env(tmp_path: Path) -> dict[str, str]:
+    """The test environment plus a fresh KIVY_HOME (Kivy creates only its last path part)."""
+    env = os.environ.copy()
+    env["KIVY_HOME"] = str(tmp_path / "kivy_home")
+    env.setdefault("SDL_VIDEODRIVER", "offscreen")
+    env.setdefault("KIVY_NO_ARGS", "1")
+    return env
+
+
+def run_app(tmp_path: Path, args: list[str], shipped: dict | None = None, timeout: int = 120):
+    script = tmp_path / "run_main.py"
+    script.write_text(RUN_MAIN)
+    shipped_json = json.dumps(None if shipped is None else {k: str(v) for k, v in shipped.items()})
+    proc = subprocess.run(
+        [sys.executable, str(script), shipped_json, *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=kivy_env(tmp_path),
+        timeout=timeout,
+    )
+    return proc
+
+
+def state_of(proc: subprocess.CompletedProcess) -> dict:
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    lines = [line for line in proc.stdout.splitlines() if line.strip()]
+    assert len(lines) == 1, proc.stdout  # stdout carries the result only; logs go to stderr
+    return json.loads(lines[0])
+
+
+def mnist_digits(labels_wanted: str) -> list[np.ndarray]:
+    """Real handwritten digits from the shipped MNIST subset, one per wanted label."""
+    mini = DATA / "mnist-mini"
+    with gzip.open(mini / "t10k-images-idx3-ubyte.gz") as f:
+        images = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)
+    with gzip.open(mini / "t10k-labels-idx1-ubyte.gz") as f:
+        labels = np.frombuffer(f.read(), np.uint8, offset=8)
+    out = []
+    for ch in labels_wanted:
+        index = int(np.flatnonzero(labels == int(ch))[0])
+        out.append(images[index])
+    return out
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    """A 'photo' of the handwritten number 3 8 5: dark ink on light paper, off-centre."""
+    page = np.full((480, 640, 3), 225, np.uint8)
+    page += np.linspace(0, 20, 640, dtype=np.uint8)[None, :, None]  # uneven light
+    for i, digit in enumerate(mnist_digits("385")):
+        big = cv2.resize(digit, (112, 112), interpolation=cv2.INTER_CUBIC)
+        ink = big.astype(np.float32) / 255.0
+        x, y = 150 + i * 110, 150
+        region = page[y : y + 112, x : x + 112].astype(np.float32)
+        page[y : y + 112, x : x + 112] = (region * (1 - ink[..., None] * 0.85)).astype(np.uint8)
+    path = tmp_path / "number.png"
+    cv2.imwrite(str(path), page)
+    return path
+
+
+@pytest.fixture
+def blank(tmp_path: Path) -> Path:
+    path = tmp_path / "blank.png"
+    page = np.full((480, 640, 3), 230, np.uint8)
+    page += np.linspace(0, 18, 480, dtype=np.uint8)[:, None, None]
+    cv2.imwrite(str(path), page)
+    return path
+
+
+def green_pixels(png: Path) -> int:
+    """How many pixels of the box colour (bright green) the screenshot has."""
+    image = cv2.imread(str(png))
+    b, g, r = (image[..., i].astype(int) for i in range(3))
+    return int(((g > 200) & (r < 120) & (b < 160)).sum())
+
+
+# ----------------------------------------------------------------------------- camera mode
+def test_camera_mode_on_an_image_source_shows_the_reading(tmp_path: Path, photo: Path):
+    model = SHIPPED_INT8 if SHIPPED_INT8.is_file() else BAND_INT8
+    png = tmp_path / "camera.png"
+    proc = run_app(
+        tmp_path,
+        [
+            "--model",
+            str(model),
+            "--source",
+            str(photo),
+            "--screenshot",
+            str(png),
+            "--quit-after",
+            "2",
+        ],
+    )
+    state = state_of(proc)
+    expected = DigitReader(Classifier(model)).read(cv2.imread(str(photo))).digits
+    assert state["mode"] == "camera" and state["camera_available"]
+    assert state["number"] == expected  # what the same model reads, shown steadily
+    assert state["model"] == f"{model.stem} (--model)"
+    assert state["latency_ms"] > 0 and state["fps"] > 0
+    assert "fps" in state["status"] and "read" in state["status"]
+    assert png.is_file() and cv2.imread(str(png)).shape[:2] == (600, 800)
+    if state["boxes"]:
+        assert green_pixels(png) > 200  # the boxes are drawn
+    assert state["message"] == ("" if expected else "no digits found")
+
+
+@needs_shipped
+def test_camera_mode_reads_handwritten_digits_with_the_shipped_model(tmp_path: Path, photo):
+    png = tmp_path / "camera_shipped.png"
+    state = state_of(
+        run_app(tmp_path, ["--source", str(photo), "--screenshot", str(png), "--quit-after", "2"])
+    )
+    assert state["number"] == "385"
+    assert [b["digit"] for b in state["boxes"]] == [3, 8, 5]
+    assert state["model"] == "int8" and set(state["models"]) >= {"int8", "float32"}
+    assert green_pixels(png) > 200
+
+
+def test_no_camera_starts_in_draw_mode_with_a_message(tmp_path: Path):
+    state = state_of(
+        run_app(
+            tmp_path,
+            ["--source", "opencv", "--camera-index", "63", "--quit-after", "1"],
+            shipped={"int8": BAND_INT8},
+        )
+    )
+    assert state["mode"] == "draw"
+    assert not state["camera_available"]
+    assert state["notice"].startswith("camera unavailable: no camera at index 63")
+    assert state["message"] == "draw a digit"
+
+
+# ----------------------------------------------------------------------------- bad model
+def test_broken_model_falls_back_to_the_shipped_model(tmp_path: Path, photo: Path):
+    broken = tmp_path / "broken.tflite"
+    broken.write_bytes(b"this is not a model")
+    state = state_of(
+        run_app(
+            tmp_path,
+            [
+                "--model",
+                str(broken),
+                "--source",
+                str(photo),
+                "--mode",
+                "image",
+                "--quit-after",
+                "1",
+            ],
+            shipped={"int8": BAND_INT8},
+        )
+    )
+    assert state["model"] == "int8" and state["models"] == ["int8"]
+    assert state["notice"].startswith("cannot use --model: ")
+    assert "broken.tflite" in state["notice"]
+
+
+def test_missing_model_gives_a_clear_message_and_keeps_running(tmp_path: Path, blank: Path):
+    proc = run_app(
+        tmp_path,
+        [
+            "--model",
+            str(tmp_path / "nope.tflite"),
+            "--source",
+            str(blank),
+            "--mode",
+            "draw",
+            "--quit-after",
+            "1",
+        ],
+        shipped={"int8": BAND_INT8},
+    )
+    state = state_of(proc)
+    assert state["model"] == "int8"
+    assert "cannot use --model" in proc.stderr and "nope.tflite" in proc.stderr
+
+
+# ----------------------------------------------------------------------------- image mode
+def test_image_mode_without_digits_says_no_digits_found(tmp_path: Path, blank: Path):
+    png = tmp_path / "blank.png.shot.png"
+    state = state_of(
+        run_app(
+            tmp_path,
+            [
+                "--source",
+                str(blank),
+                "--mode",
+                "image",
+                "--screenshot",
+                str(png),
+                "--quit-after",
+                "1",
+            ],
+            shipped={"int8": BAND_INT8},
+        )
+    )
+    assert state["mode"] == "image"
+    assert state["number"] == "" and state["boxes"] == []
+    assert state["message"] == "no digits found"
+    assert png.is_file()
+
+
+# ----------------------------------------------------------------------------- draw mode
+DRAW_DRIVER = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    from kivy.clock import Clock
+    from kivy.tests.common import UnitTestTouch
+    from edge_app.app import ui
+    from edge_app.app.config import AppConfig
+    from edge_app.app.engines import Engine, EngineBook
+    from edge_app.classifier import Prediction
+
+    model, shape, shot = sys.argv[1], sys.argv[2], sys.argv[3]
+    STROKES = {  # fractions of the canvas, y from the top
+        "1": [[(0.52, 0.15 + 0.014 * i) for i in range(51)]],
+        "7": [[(0.25 + 0.02 * i, 0.18) for i in range(26)]
+              + [(0.75 - 0.0085 * i, 0.18 + 0.0135 * i) for i in range(51)]],
+    }
+
+    class Recorder:
+        format, runtime, last_latency_ms = "fake", "fake", 0.25
+
+        def __init__(self):
+            self.images = []
+
+        def classify(self, images):
+            self.images.append(images.copy())
+            return [Prediction(1, 0.9, ((1, 0.9), (7, 0.06), (4, 0.02)))]
+
+    recorder = Recorder()
+    if model == "fake":
+        book = EngineBook({"fake": Path("fake.tflite")}, None,
+                          loader=lambda n, p: Engine(n, p, recorder, None))
+    else:
+        book = EngineBook({"int8": Path(model)}, None)
+    app = ui.DigitsApp(AppConfig(mode="draw"), book=book)
+    tries = [0]
+
+    def draw(_dt):
+        if app.engine is None:
+            Clock.schedule_once(draw, 0.1)
+            return
+        pad = app.root.ids.draw_canvas
+        for stroke in STROKES[shape]:
+            # the pad sits in a Screen (a RelativeLayout): touches come in window coordinates
+            points = [pad.to_window(pad.x + fx * pad.width, pad.top - fy * pad.height)
+                      for fx, fy in stroke]
+            touch = UnitTestTouch(*points[0])
+            touch.touch_down()
+            for p in points[1:]:
+                touch.touch_move(*p)
+            touch.touch_up()
+        Clock.schedule_once(check, 0.5)
+
+    def check(_dt):
+        view = app.presenter.view()
+        tries[0] += 1
+        if (not view.bars or app.jobs._busy) and tries[0] < 100:
+            Clock.schedule_once(check, 0.1)
+            return
+        app.root_window.screenshot(shot)
+        out = {
+            "view": view.as_dict(),
+            "strokes": len(app.root.ids.draw_canvas.drawing.strokes),
+            "points": sum(map(len, app.root.ids.draw_canvas.drawing.strokes)),
+            "framed": recorder.images[-1].tolist() if recorder.images else None,
+        }
+        print(json.dumps(out))
+        app.stop()
+
+    Clock.schedule_once(draw, 0.3)
+    app.run()
+    """
+)
+
+
+def run_draw(tmp_path: Path, model: str, shape: str) -> tuple[dict, Path]:
+    script = tmp_path / "draw_driver.py"
+    script.write_text(DRAW_DRIVER)
+    shot = tmp_path / f"draw_{shape}.png"
+    proc = subprocess.run(
+        [sys.executable, str(script), model, shape, str(shot)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=kivy_env(tmp_path),
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    shots = sorted(tmp_path.glob(f"draw_{shape}*.png"))  # Kivy numbers its screenshots
+    return json.loads(proc.stdout.strip().splitlines()[-1]), shots[-1]
+
+
+def test_draw_mode_frames_touch_strokes_like_mnist(tmp_path: Path):
+    out, shot = run_draw(tmp_path, "fake", "1")
+    assert out["strokes"] == 1 and out["points"] > 40
+    framed = np.array(out["framed"], dtype=np.uint8).reshape(28, 28)
+    rows = np.flatnonzero(framed.max(axis=1) > 127)
+    cols = np.flatnonzero(framed.max(axis=0) > 127)
+    assert 18 <= rows[-1] - rows[0] + 1 <= 21  # fitted to MNIST's 20-pixel box...
+    assert cols[-1] - cols[0] + 1 <= 5 and 12 <= cols.mean() <= 15  # ...a centred upright "1"
+    view = out["view"]
+    assert view["mode"] == "draw" and view["number"] == "1"
+    assert [b["digit"] for b in view["bars"]] == [1, 7, 4]
+    assert shot.is_file()
+
+
+@needs_shipped
+@pytest.mark.parametrize("shape", ["1", "7"])
+def test_draw_mode_predicts_a_drawn_digit_with_the_shipped_model(tmp_path: Path, shape: str):
+    out, _ = run_draw(tmp_path, str(SHIPPED_INT8), shape)
+    view = out["view"]
+    assert view["number"] == shape, view["bars"]
+    assert view["bars"][0]["digit"] == int(shape) and view["bars"][0]["probability"] > 0.5
+    assert len(view["bars"]) == 3

@@ -255,7 +255,10 @@ def run_conversion(config: ConvertConfig) -> Outcome:
         for fmt, row in zip(formats, rows, strict=True):
             final = fmt.path(out)
             (staging / fmt.filename).replace(final)
-            log.info("%s model written -> %s (%s)", fmt.name, final, _kb(row["size_bytes"]))
+            log.info(
+                "%s model written in %.1f s -> %s (%s)", fmt.name,
+                row["convert_seconds"] + row["verify_seconds"], final, _kb(row["size_bytes"]),
+            )  # fmt: skip
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 

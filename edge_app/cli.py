@@ -34,7 +34,8 @@ output:
   --json   {"path": ..., "digits": "90210", "detections": [{"digit": 9, "confidence": 0.998,
             "box": [x, y, w, h], "line": 0}, ...], "latency_ms": 2.1, "runtime": "litert"}
            "digits" is "" when the image holds no digit; an unreadable file gives
-           {"path": ..., "error": "..."} and the others are still read.
+           {"path": ..., "error": "..."} and the others are still read. latency_ms is
+           image in memory -> digits (vision + model), file decoding not included.
 
 exit status: 0 all images read, 1 some image could not be read, 2 bad model/flags/runtime.
 """
@@ -177,8 +178,10 @@ def load_reader(config: PredictConfig) -> Any:
 def read_images(reader: Any, paths: Sequence[Path]) -> Iterator[tuple[Path, Any]]:
     """Yield ``(path, Reading)`` or ``(path, DigitLiteError)`` for each image, in order.
 
-    One bad file never stops the others.
+    One bad file never stops the others: even an unexpected failure inside the vision step
+    becomes that file's error (with the traceback logged at debug level, ``-v``).
     """
+    from edge_app.errors import ImageError
     from edge_app.imageio import load_image
 
     for path in paths:
@@ -187,6 +190,14 @@ def read_images(reader: Any, paths: Sequence[Path]) -> Iterator[tuple[Path, Any]
             yield path, reader.read(image)
         except DigitLiteError as exc:
             yield path, exc
+        except Exception as exc:  # a bug must not cost the user the other files' results
+            log.debug("%s: unexpected failure", path, exc_info=True)
+            yield (
+                path,
+                ImageError(
+                    f"{path}: could not be read ({type(exc).__name__}: {exc}); -v shows details"
+                ),
+            )
 
 
 def result_record(path: Path, result: Any, runtime: str) -> dict[str, Any]:

@@ -134,6 +134,22 @@ def test_bad_files_among_good_ones(tmp_path, capsys):
     assert code == 1 and len(out.splitlines()) == 2
 
 
+def test_an_unexpected_failure_costs_only_that_file(tmp_path, capsys, monkeypatch):
+    def flaky(image):
+        if image.shape[1] == 28 * 3:
+            raise RuntimeError("vision bug")
+        return tile_finder(image)
+
+    monkeypatch.setattr(reader, "_default_find", lambda: flaky)
+    good = save(tmp_path / "good.png", strip("12"))
+    bad = save(tmp_path / "bad.png", strip("345"))
+    code, out, err = run(capsys, bad, good, "--model", INT8, "--json")
+    assert code == 1
+    first, second = (json.loads(line) for line in out.splitlines())
+    assert "RuntimeError: vision bug" in first["error"] and second["digits"] == "12"
+    assert "Traceback" not in err
+
+
 def test_min_confidence_drops_uncertain_digits(tmp_path, capsys):
     path = save(tmp_path / "x.png", strip("456", extra={1: 8}))  # middle tile: 5 or 8, ~50/50
     _, out, _ = run(capsys, path, "--model", INT8, "--json", "--min-confidence", "0.6")

@@ -1,0 +1,113 @@
+"""The models shipped in edge_app/models: where they are, that they describe themselves, that
+they read the fixture digits (tests/data/mnist-mini, 500 test images, 50 per digit).
+
+The accuracy tests skip, saying why, only while ``make default-model`` has not produced the
+files yet; the release checklist makes sure they exist.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import edge_app.models as models
+from edge_app.classifier import Classifier
+from edge_app.errors import ModelError
+
+MIN_ACCURACY = 0.97  # the target on MNIST-like digits; a good CNN scores ~0.99 here
+# 500 images: one standard error at 0.99 is ~0.0045, so 0.02 is over four of them
+CONTRACT_TOLERANCE = 0.02
+MIN_AGREEMENT = 0.98  # int8 and float32 should name the same digit almost always
+
+INT8 = models.model_path("int8")
+needs_int8 = pytest.mark.skipif(
+    not INT8.is_file(), reason=f"{INT8} not built yet (make default-model ships it)"
+)
+
+
+@pytest.fixture(scope="module")
+def mini_test(request):
+    from trainer.data import read_idx_dir
+
+    data = read_idx_dir(request.config.rootpath / "tests" / "data" / "mnist-mini")
+    assert len(data.y_test) == 500
+    return data.x_test, data.y_test.astype(int)
+
+
+def test_shipped_models_lists_what_exists(tmp_path, monkeypatch):
+    monkeypatch.setattr(models, "MODELS_DIR", tmp_path)
+    assert models.shipped_models() == {}
+    with pytest.raises(ModelError, match="no model is shipped.*--model FILE"):
+        models.default_model_path()
+    (tmp_path / "digits_float32.tflite").write_bytes(b"x")
+    assert models.shipped_models() == {"float32": tmp_path / "digits_float32.tflite"}
+    assert models.default_model_path("float32") == tmp_path / "digits_float32.tflite"
+    with pytest.raises(ModelError, match="shipped formats: float32"):
+        models.default_model_path("int8")
+
+
+def test_models_live_inside_the_package():
+    assert models.MODELS_DIR.name == "models" and models.MODELS_DIR.parent.name == "edge_app"
+    assert models.model_path() == models.MODELS_DIR / "digits_int8.tflite"
+
+
+@needs_int8
+def test_default_model_reads_its_own_contract():
+    model = Classifier(models.default_model_path())
+    contract = model.contract
+    assert contract.format == "int8"
+    assert contract.labels == tuple("0123456789")
+    assert contract.input_shape[1:] == (28, 28, 1)
+    assert model.input_dtype == np.int8
+    assert contract.accuracy is not None and contract.accuracy >= MIN_ACCURACY
+    assert contract.source_model_sha256
+
+
+@needs_int8
+def test_default_model_classifies_the_fixture_digits(mini_test):
+    images, labels = mini_test
+    model = Classifier(models.default_model_path())
+    predicted = model.predict_proba(images).argmax(axis=1)
+    accuracy = float((predicted == labels).mean())
+    assert accuracy >= MIN_ACCURACY, f"accuracy {accuracy:.3f} on mnist-mini"
+    assert accuracy == pytest.approx(model.contract.accuracy, abs=CONTRACT_TOLERANCE)
+    per_digit = [float((predicted[labels == d] == d).mean()) for d in range(10)]
+    assert min(per_digit) >= 0.9, f"per-digit accuracy {np.round(per_digit, 2)}"
+
+
+@needs_int8
+def test_float_twin_agrees_with_int8(mini_test):
+    shipped = models.shipped_models()
+    if "float32" not in shipped:
+        pytest.skip("no float32 twin shipped")
+    images, _ = mini_test
+    int8 = Classifier(shipped["int8"]).predict_proba(images).argmax(axis=1)
+    float32 = Classifier(shipped["float32"]).predict_proba(images).argmax(axis=1)
+    assert float((int8 == float32).mean()) >= MIN_AGREEMENT
+
+
+@needs_int8
+def test_conversion_report_ships_beside_the_models():
+    report = models.MODELS_DIR / "conversion.json"
+    assert report.is_file(), "conversion.json should ship with the models"
+    json.loads(report.read_text(encoding="utf-8"))
+
+
+@needs_int8
+def test_reader_reads_tight_crops_with_the_shipped_model(mini_test):
+    """Vision + classifier on dataset-style crops whose digit touches the border.
+
+    The issue's target for clean scans is 0.95; 500 images give a standard error near 0.01,
+    so this fails only when the path is clearly below target.
+    """
+    pytest.importorskip("edge_app.vision")
+    from edge_app.reader import DigitReader
+
+    images, labels = mini_test
+    reader = DigitReader(Classifier(models.default_model_path()))
+    crops = [np.kron(255 - img, np.ones((4, 4), np.uint8)) for img in images]  # 112x112 scans
+    read = [reader.read(crop).digits for crop in crops]
+    accuracy = float(np.mean([r == str(y) for r, y in zip(read, labels, strict=True)]))
+    assert accuracy >= 0.93, f"reader read {accuracy:.3f} of the tight crops"

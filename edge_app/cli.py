@@ -164,13 +164,9 @@ def load_reader(config: PredictConfig) -> Any:
     classifier = Classifier(model, runtime=config.runtime, threads=config.threads)
     contract = classifier.contract
     accuracy = f", {contract.accuracy:.2%} on MNIST" if contract and contract.accuracy else ""
+    # the runtime and its version were logged by edge_app.runtime as the model loaded
     log.info(
-        "model %s (%s%s, %.0f KB) on %s",
-        model,
-        classifier.format,
-        accuracy,
-        classifier.size_bytes / 1024,
-        classifier.runtime,
+        "model %s: %s%s, %.0f KB", model, classifier.format, accuracy, classifier.size_bytes / 1024
     )
     return DigitReader(classifier, min_confidence=config.min_confidence)
 

@@ -8,6 +8,7 @@ exact. One test at the end runs the real vision on a blank page.
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import types
 from pathlib import Path
@@ -73,7 +74,7 @@ def test_human_output(tmp_path, capsys):
     assert out.splitlines()[0].startswith(f"{a}: 90210  (5 digits, ")
     assert out.splitlines()[1].startswith(f"{b}: 7  (1 digit, ")
     assert out.splitlines()[0].endswith(" ms)")
-    assert "on litert" in err  # which runtime loaded is logged, on stderr
+    assert "with litert" in err  # which runtime loaded is logged, on stderr
 
 
 def test_json_schema(tmp_path, capsys):
@@ -189,6 +190,13 @@ def test_no_shipped_model_says_what_to_do(tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(models, "MODELS_DIR", tmp_path / "empty")
     code, _, err = run(capsys, save(tmp_path / "a.png", strip("1")), "-q")
     assert code == 2 and "--model FILE" in err
+
+
+def test_python_dash_m_runs_the_command():
+    result = subprocess.run(
+        [sys.executable, "-m", "edge_app", "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0 and result.stdout.startswith("usage: digits-predict")
 
 
 def test_runtime_and_threads_flags(tmp_path, capsys):

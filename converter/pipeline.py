@@ -8,6 +8,7 @@ every requested format converted and verified, so a failure leaves nothing half-
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import shutil
@@ -29,6 +30,7 @@ from converter.calibration import (
 )
 from converter.compat import compatibility
 from converter.convert import (
+    SourceModel,
     convert,
     fixed_batch_model,
     load_source_model,
@@ -38,7 +40,7 @@ from converter.errors import ConversionFailed
 from converter.formats import DEFAULT_FORMATS, Format, parse_formats
 from converter.report import gate_status, render_markdown
 from converter.stamp import build_contract, embed_contract, package_versions
-from converter.verify import Check, keras_reference, verify_model
+from converter.verify import Check, KerasReference, keras_reference, verify_model
 from edge_app.classifier import Classifier
 
 log = logging.getLogger(__name__)
@@ -112,27 +114,33 @@ def _kb(n: int) -> str:
     return f"{n / 1024:.0f} KB"
 
 
-def _convert_one(
-    fmt: Format,
-    model_b1: Any,
-    calibration: np.ndarray | None,
-    staging: Path,
-    x: np.ndarray,
-    y: np.ndarray,
-    reference: Any,
-    source: Any,
-    arch: str | None,
-    config: ConvertConfig,
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class _Job:
+    """What every format's conversion shares within one run."""
+
+    config: ConvertConfig
+    source: SourceModel
+    arch: str | None
+    model_b1: Any
+    calibration: np.ndarray | None
+    x: np.ndarray
+    y: np.ndarray
+    reference: KerasReference
+    staging: Path
+
+
+def _convert_one(fmt: Format, job: _Job) -> dict[str, Any]:
+    """Convert, verify (unstamped), stamp with the measured numbers, re-check; one report row."""
+    config, source, calibration, x = job.config, job.source, job.calibration, job.x
     start = time.perf_counter()
     dataset = representative_dataset(calibration) if fmt.needs_calibration else None
-    raw = convert(model_b1, fmt, dataset)
+    raw = convert(job.model_b1, fmt, dataset)
     convert_seconds = time.perf_counter() - start
     log.info("%s converted in %.1f s (%s)", fmt.name, convert_seconds, _kb(len(raw)))
 
-    unstamped = staging / f"unstamped_{fmt.filename}"
+    unstamped = job.staging / f"unstamped_{fmt.filename}"
     unstamped.write_bytes(raw)
-    check, probs = verify_model(unstamped, x, y, reference, runtime=config.runtime)
+    check, probs = verify_model(unstamped, x, job.y, job.reference, runtime=config.runtime)
     unstamped.unlink()
     log.info(
         "%s verified on %d images in %.1f s with %s: accuracy %.2f%% (%+.2f pp), "
@@ -152,10 +160,10 @@ def _convert_one(
         extra["calibration_samples"] = len(calibration)
     contract = build_contract(
         fmt, raw, source_sha256=source.sha256, accuracy=check.accuracy,
-        keras_accuracy=check.keras_accuracy, arch=arch, extra=extra,
+        keras_accuracy=check.keras_accuracy, arch=job.arch, extra=extra,
     )  # fmt: skip
     stamped = embed_contract(raw, contract)
-    target = staging / fmt.filename
+    target = job.staging / fmt.filename
     atomic.write_bytes(target, stamped)
     _check_stamped(target, x[:RESTAMP_CHECK_IMAGES], probs[:RESTAMP_CHECK_IMAGES], config.runtime)
     return _row(fmt, check, stamped, contract.quantization, convert_seconds, config)
@@ -176,8 +184,6 @@ def _row(
     convert_seconds: float,
     config: ConvertConfig,
 ) -> dict[str, Any]:
-    import hashlib
-
     passed, status = gate_status(check.delta_pp, config.max_drop)
     return {
         "format": fmt.name,
@@ -248,10 +254,8 @@ def run_conversion(config: ConvertConfig) -> Outcome:
 
     staging = Path(tempfile.mkdtemp(dir=out, prefix=".digits-convert-"))
     try:
-        rows = [
-            _convert_one(fmt, model_b1, calibration, staging, x, y, reference, source, arch, config)
-            for fmt in formats
-        ]
+        job = _Job(config, source, arch, model_b1, calibration, x, y, reference, staging)
+        rows = [_convert_one(fmt, job) for fmt in formats]
         for fmt, row in zip(formats, rows, strict=True):
             final = fmt.path(out)
             (staging / fmt.filename).replace(final)

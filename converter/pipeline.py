@@ -42,6 +42,7 @@ from converter.report import gate_status, render_markdown
 from converter.stamp import build_contract, embed_contract, package_versions
 from converter.verify import Check, KerasReference, keras_reference, verify_model
 from edge_app.classifier import Classifier
+from edge_app.runtime import resolve_interpreter_class
 
 log = logging.getLogger(__name__)
 
@@ -234,6 +235,7 @@ def run_conversion(config: ConvertConfig) -> Outcome:
     if wants_int8:
         check_calibration_count(config.calibration_samples)
     model_path = resolve_model_path(config.source)
+    resolve_interpreter_class(config.runtime)  # verification needs the device's interpreter
     out = atomic.ensure_writable_dir(config.out or model_path.parent)
 
     source = load_source_model(model_path)

@@ -312,3 +312,18 @@ def test_report_json_round_trips(tmp_path):
     data = _report([_row("int8", 0.99, 100_000, True)])
     atomic.write_json(tmp_path / "c.json", data)
     assert json.loads((tmp_path / "c.json").read_text()) == data
+
+
+def test_missing_interpreter_is_reported_before_any_work(tmp_path, capsys, monkeypatch):
+    from edge_app.errors import RuntimeNotFoundError
+
+    def missing(name=None):
+        raise RuntimeNotFoundError("no TFLite interpreter installed; pip install ai-edge-litert")
+
+    monkeypatch.setattr("converter.pipeline.resolve_interpreter_class", missing)
+    monkeypatch.setattr("converter.pipeline.load_source_model", _raise_marker)
+    run = _fake_run(tmp_path)
+    assert main([str(run), "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert "pip install ai-edge-litert" in err and "marker" not in err
+    assert not (tmp_path / "out").exists()

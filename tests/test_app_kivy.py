@@ -370,3 +370,55 @@ def test_draw_mode_predicts_a_drawn_digit_with_the_shipped_model(tmp_path: Path,
     assert view["number"] == shape, view["bars"]
     assert view["bars"][0]["digit"] == int(shape) and view["bars"][0]["probability"] > 0.5
     assert len(view["bars"]) == 3
+
+
+# ----------------------------------------------------------------------------- model switch
+SWITCH_DRIVER = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    from kivy.clock import Clock
+    from edge_app.app import ui
+    from edge_app.app.config import AppConfig
+    from edge_app.app.engines import EngineBook
+
+    photo, first, second = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    book = EngineBook({"int8": first, "float32": second}, None)
+    app = ui.DigitsApp(AppConfig(source=photo), book=book)
+    log = []
+
+    def watch(_dt):
+        view = app.presenter.view()
+        log.append((view.model, view.model_ms, view.fps))
+        if len(log) == 15:  # about 1.5 s on int8: pick float32 like a user would
+            app.root.ids.model_spinner.text = "float32"
+        if len(log) >= 45 or (len(log) > 20 and view.model == "float32" and view.fps):
+            print(json.dumps({"log": log, "view": view.as_dict(),
+                              "spinner": app.root.ids.model_spinner.text,
+                              "engine": app.engine.name}))
+            app.stop()
+            return
+        Clock.schedule_once(watch, 0.1)
+
+    Clock.schedule_once(watch, 0.5)
+    app.run()
+    """
+)
+
+
+def test_switching_model_live_changes_the_engine_and_keeps_reading(tmp_path: Path, photo):
+    script = tmp_path / "switch_driver.py"
+    script.write_text(SWITCH_DRIVER)
+    band_float = DATA / "models" / "band_float32.tflite"
+    proc = subprocess.run(
+        [sys.executable, str(script), str(photo), str(BAND_INT8), str(band_float)],
+        capture_output=True, text=True, cwd=tmp_path, env=kivy_env(tmp_path), timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["engine"] == "float32" and out["spinner"] == "float32"
+    view = out["view"]
+    assert view["model"] == "float32" and view["models"] == ["int8", "float32"]
+    assert view["status"].startswith("float32  |  model ")
+    assert {m for m, _, _ in out["log"]} - {""} == {"int8", "float32"}  # "": still loading
+    assert view["model_ms"] is not None and view["fps"]  # timing of the new model is live

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,10 +142,16 @@ def load_interpreter(
         kwargs["model_path"] = str(model)
         label = source or str(model)
     try:
-        interpreter = cls(**kwargs)
+        with warnings.catch_warnings():
+            # tf.lite.Interpreter warns, in ten lines on stderr, that it is deprecated in favour
+            # of LiteRT; say it once, in one line, below.
+            warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
+            interpreter = cls(**kwargs)
         interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"{name} cannot load {label}: {first}") from exc
     log.info("loaded %s with %s %s", label, name, runtime_version(name))
+    if name == "tensorflow":
+        log.info("tf.lite.Interpreter is deprecated; pip install ai-edge-litert to use LiteRT")
     return interpreter, name

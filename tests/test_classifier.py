@@ -197,3 +197,15 @@ def test_contract_the_reader_cannot_honour_is_refused(tmp_path):
     path.write_bytes(edited)
     with pytest.raises(ModelError, match="expects black-on-white"):
         Classifier(path)
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("name", ["float32", "int8", "uint8"])
+def test_tensorflow_runtime_gives_the_same_answers(name):
+    """The last fallback must quantize and dequantize exactly like LiteRT does."""
+    pytest.importorskip("tensorflow")
+    images = _probe_images()
+    litert = Classifier(MODELS / f"band_{name}.tflite", runtime="litert")
+    tf = Classifier(MODELS / f"band_{name}.tflite", runtime="tensorflow")
+    assert tf.runtime == "tensorflow"
+    np.testing.assert_allclose(tf.predict_proba(images), litert.predict_proba(images), atol=1e-6)

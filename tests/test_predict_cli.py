@@ -250,3 +250,14 @@ def test_real_vision_on_blank_paper(tmp_path, capsys, monkeypatch):
     path = save(tmp_path / "blank.jpg", ramp.astype(np.uint8))
     code, out, _ = run(capsys, path, "--model", INT8, "--json")
     assert code == 0 and json.loads(out)["digits"] == ""
+
+
+@pytest.mark.tf
+def test_forcing_the_tensorflow_runtime(tmp_path, capsys):
+    pytest.importorskip("tensorflow")
+    path = save(tmp_path / "zip.png", strip("90210"))
+    code, out, err = run(capsys, path, "--model", INT8, "--json", "--runtime", "tensorflow")
+    assert code == 0
+    record = json.loads(out)
+    assert record["runtime"] == "tensorflow" and record["digits"] == "90210"
+    assert "with tensorflow" in err

@@ -27,11 +27,12 @@ needs_int8 = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(scope="module")
-def mini_test(request):
-    from trainer.data import read_idx_dir
+@pytest.fixture
+def mini_test(data_dir):
+    """The 500 mnist-mini test digits (white on black, 28x28) and their labels."""
+    from trainer.data import read_idx_dir  # plain numpy + gzip, no TensorFlow
 
-    data = read_idx_dir(request.config.rootpath / "tests" / "data" / "mnist-mini")
+    data = read_idx_dir(data_dir)
     assert len(data.y_test) == 500
     return data.x_test, data.y_test.astype(int)
 

@@ -122,6 +122,8 @@ def load_keras(path: Path, *, threads: int) -> Loaded:
     """
     from edge_app.errors import ModelError
 
+    if not path.is_file():  # say so before paying for the TensorFlow import
+        raise ModelError(f"no Keras model at {path}")
     configure_tensorflow_threads(threads)
     import keras
 

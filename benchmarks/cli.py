@@ -147,7 +147,11 @@ def main(argv: list[str] | None = None) -> int:
         end_to_end=args.end_to_end,
         plots=args.plots,
     )
-    config = replace(config, policy=replace(config.policy, max_time_s=args.max_seconds))
+    budget = args.max_seconds
+    policy = replace(
+        config.policy, max_time_s=budget, min_time_s=min(config.policy.min_time_s, budget)
+    )
+    config = replace(config, policy=policy)
     try:
         doc = run_bench(config)
         written = write_outputs(doc, Path(doc["run_path"]), plots=config.plots)

@@ -200,13 +200,7 @@ def result_record(path: Path, result: Any, runtime: str) -> dict[str, Any]:
     """The ``--json`` object for one image (DESIGN.md schema, plus ``runtime``)."""
     if isinstance(result, Exception):
         return {"path": str(path), "error": str(result)}
-    return {
-        "path": str(path),
-        "digits": result.digits,
-        "detections": [d.to_dict() for d in result.detections],
-        "latency_ms": round(result.latency_ms, 3),
-        "runtime": runtime,
-    }
+    return {"path": str(path), **result.to_dict(), "runtime": runtime}
 
 
 def format_human(path: Path, result: Any) -> str:

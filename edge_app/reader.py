@@ -81,6 +81,14 @@ class Reading:
     classify_ms: float = 0.0
     rejected: int = 0
 
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form: the ``digits``, ``detections`` and ``latency_ms`` of DESIGN.md."""
+        return {
+            "digits": self.digits,
+            "detections": [d.to_dict() for d in self.detections],
+            "latency_ms": round(self.latency_ms, 3),
+        }
+
     @property
     def lines(self) -> list[str]:
         """The digits of each line that has any, top to bottom."""

@@ -100,6 +100,13 @@ def test_detection_json_form():
     assert det.to_dict() == {"digit": 4, "confidence": 0.99, "box": [3, 0, 20, 30], "line": 0}
 
 
+def test_reading_json_form():
+    reader, _ = reader_for([cand(1, 0, 0), cand(2, 0, 1)])
+    data = reader.read(np.zeros((8, 8), np.uint8)).to_dict()
+    assert list(data) == ["digits", "detections", "latency_ms"]
+    assert data["digits"] == "1 2" and [d["line"] for d in data["detections"]] == [0, 1]
+
+
 def test_default_finder_is_the_vision_module():
     vision = pytest.importorskip("edge_app.vision")
     reader = DigitReader(FakeModel())

@@ -9,13 +9,17 @@ import argparse
 import difflib
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from edge_app.errors import DigitLiteError
+
+if TYPE_CHECKING:
+    from edge_app.reader import DigitReader, Reading
 
 log = logging.getLogger(__name__)
 
@@ -150,7 +154,7 @@ def _configure_logging(verbose: bool, quiet: bool) -> None:
     )
 
 
-def load_reader(config: PredictConfig) -> Any:
+def load_reader(config: PredictConfig) -> DigitReader:
     """Load the model and build a :class:`~edge_app.reader.DigitReader` for ``config``.
 
     Raises:
@@ -171,7 +175,9 @@ def load_reader(config: PredictConfig) -> Any:
     return DigitReader(classifier, min_confidence=config.min_confidence)
 
 
-def read_images(reader: Any, paths: Sequence[Path]) -> Iterator[tuple[Path, Any]]:
+def read_images(
+    reader: DigitReader, paths: Sequence[Path]
+) -> Iterator[tuple[Path, Reading | DigitLiteError]]:
     """Yield ``(path, Reading)`` or ``(path, DigitLiteError)`` for each image, in order.
 
     One bad file never stops the others: even an unexpected failure inside the vision step
@@ -196,14 +202,14 @@ def read_images(reader: Any, paths: Sequence[Path]) -> Iterator[tuple[Path, Any]
             )
 
 
-def result_record(path: Path, result: Any, runtime: str) -> dict[str, Any]:
+def result_record(path: Path, result: Reading | DigitLiteError, runtime: str) -> dict[str, Any]:
     """The ``--json`` object for one image (DESIGN.md schema, plus ``runtime``)."""
     if isinstance(result, Exception):
         return {"path": str(path), "error": str(result)}
     return {"path": str(path), **result.to_dict(), "runtime": runtime}
 
 
-def format_human(path: Path, result: Any) -> str:
+def format_human(path: Path, result: Reading) -> str:
     """``PATH: 90210  (5 digits, 2.1 ms)``."""
     count = len(result.detections)
     shown = result.digits or "-"
@@ -221,7 +227,7 @@ def predict(config: PredictConfig, out: TextIO) -> int:
         ModelError, RuntimeNotFoundError: the model or interpreter cannot be used.
     """
     reader = load_reader(config)
-    runtime = reader.classifier.runtime
+    runtime = getattr(reader.classifier, "runtime", "unknown")
     failed = 0
     for path, result in read_images(reader, config.images):
         if isinstance(result, Exception):
@@ -253,6 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except BrokenPipeError:  # `digits-predict ... | head`
-        sys.stderr.close()
+    except BrokenPipeError:  # `digits-predict *.jpg | head`: the reader left, stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the final flush at exit cannot fail again
         return EXIT_OK

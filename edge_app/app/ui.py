@@ -168,7 +168,9 @@ class DigitsApp(App):
             self._rerun_current()
 
         def failed(exc: BaseException) -> None:
-            self._apply(self.presenter.on_model_failed(wanted, str(exc)))
+            view = self.presenter.on_model_failed(wanted, str(exc))
+            self._apply(view)
+            self.root.ids.model_spinner.text = view.model  # the kv binding saw no change
 
         self.jobs.submit("model", lambda: self.book.get(wanted), self._bg(loaded), self._bg(failed))
 

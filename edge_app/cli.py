@@ -6,11 +6,13 @@ Runs with the edge install only (numpy, a TFLite interpreter, OpenCV/Pillow): no
 from __future__ import annotations
 
 import argparse
+import contextlib
 import difflib
 import json
 import logging
 import os
 import sys
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -154,6 +156,41 @@ def _configure_logging(verbose: bool, quiet: bool) -> None:
     )
 
 
+NATIVE_NOISE = ("Created TensorFlow Lite XNNPACK delegate",)
+
+
+@contextlib.contextmanager
+def _native_noise_filtered(enabled: bool) -> Iterator[None]:
+    """Drop the lines C++ code prints straight to file descriptor 2 while a model loads (LiteRT
+    says "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." every time); everything
+    else written meanwhile, our own log lines included, is passed on in order."""
+    try:
+        fd = sys.stderr.fileno() if enabled else -1
+    except (AttributeError, OSError, ValueError):  # stderr replaced by something without a fd
+        fd = -1
+    if fd < 0:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), fd)
+        try:
+            yield
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, fd)
+            os.close(saved)
+            sink.seek(0)
+            kept = [
+                line
+                for line in sink.read().decode("utf-8", "replace").splitlines(keepends=True)
+                if not any(noise in line for noise in NATIVE_NOISE)
+            ]
+            sys.stderr.write("".join(kept))
+            sys.stderr.flush()
+
+
 def load_reader(config: PredictConfig) -> DigitReader:
     """Load the model and build a :class:`~edge_app.reader.DigitReader` for ``config``.
 
@@ -165,7 +202,8 @@ def load_reader(config: PredictConfig) -> DigitReader:
     from edge_app.reader import DigitReader
 
     model = config.model if config.model is not None else default_model_path()
-    classifier = Classifier(model, runtime=config.runtime, threads=config.threads)
+    with _native_noise_filtered(not log.isEnabledFor(logging.DEBUG)):
+        classifier = Classifier(model, runtime=config.runtime, threads=config.threads)
     contract = classifier.contract
     accuracy = f", {contract.accuracy:.2%} on MNIST" if contract and contract.accuracy else ""
     # the runtime and its version were logged by edge_app.runtime as the model loaded

@@ -261,3 +261,21 @@ def test_forcing_the_tensorflow_runtime(tmp_path, capsys):
     record = json.loads(out)
     assert record["runtime"] == "tensorflow" and record["digits"] == "90210"
     assert "with tensorflow" in err
+
+
+def test_native_load_chatter_is_filtered_but_logs_are_kept(tmp_path):
+    """LiteRT prints an XNNPACK INFO line from C++ on fd 2 (once per process, hence the fresh
+    interpreters): -v shows it, the default hides it and keeps our own log lines."""
+    image = save(tmp_path / "a.png", strip("7"))
+
+    def stderr_of(*flags: str) -> str:
+        argv = [sys.executable, "-m", "edge_app", image, "--model", INT8, *flags]
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+        return result.stderr
+
+    verbose, default = stderr_of("-v"), stderr_of()
+    assert "with litert" in default and "int8" in default
+    assert "XNNPACK" not in default
+    if "XNNPACK" not in verbose:
+        pytest.skip("this LiteRT does not print the XNNPACK line; nothing to filter")

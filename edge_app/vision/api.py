@@ -10,11 +10,14 @@ import numpy as np
 
 from edge_app.vision.framing import frame_digit
 from edge_app.vision.image import WorkImage, prepare
-from edge_app.vision.ink import Ink, find_ink, light_ink
+from edge_app.vision.ink import WEAK_INK, Ink, find_ink, light_ink, median_gray
 from edge_app.vision.segment import Piece, segment
 
 log = logging.getLogger(__name__)
 
+# Ink is found and segmented at up to this size (a camera frame at half resolution: four times
+# fewer pixels to label), while each digit is framed from the sharper working image.
+SEGMENT_SIDE = 320
 MARGIN = 2  # px of working image kept around a candidate so its soft edges survive
 DARK_IMAGE = 110  # median gray below which light ink on a dark ground is considered
 BLACK_GROUND = 60  # median gray of a truly black ground (MNIST, a drawing canvas)
@@ -35,24 +38,44 @@ class DigitCandidate:
     line: int
 
 
-def _candidate_ink(strength: np.ndarray, g: Piece) -> np.ndarray:
-    """The candidate's own ink (soft edges kept, neighbours' ink left out), 0..255 float."""
-    height, width = strength.shape
-    x0, y0 = max(0, g.x - MARGIN), max(0, g.y - MARGIN)
-    x1, y1 = min(width, g.x + g.w + MARGIN), min(height, g.y + g.h + MARGIN)
-    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    mask[g.y - y0 : g.y - y0 + g.h, g.x - x0 : g.x - x0 + g.w] = g.mask
-    near = cv2.dilate(mask, np.ones((3, 3), np.uint8)) > 0
-    crop = strength[y0:y1, x0:x1].astype(np.float32)
-    # Scale each candidate's own ink to full white: a grey pencil digit and a black marker
-    # digit must look alike to a classifier trained on saturated MNIST strokes.
-    level = float(np.percentile(crop[mask > 0], 90)) if mask.any() else 255.0
-    return np.clip(crop * near * (255.0 / max(level, 1.0)), 0, 255)
+def _candidate_ink(gray: np.ndarray, ink: Ink, g: Piece, factor: float) -> np.ndarray:
+    """The candidate's own ink from the working image: soft edges kept, neighbours left out.
 
+    Args:
+        gray: the working image.
+        ink: ink found on the segmentation image.
+        g: the candidate (segmentation-image coordinates).
+        factor: working pixels per segmentation pixel.
 
-def _to_candidate(work: WorkImage, strength: np.ndarray, g: Piece) -> DigitCandidate:
-    image = frame_digit(_candidate_ink(strength, g))
-    return DigitCandidate(image=image, box=work.box_to_original(g.x, g.y, g.w, g.h), line=g.line)
+    Returns:
+        float32 crop, white ink 0..255 on black.
+    """
+    height, width = gray.shape
+    x0 = max(0, int(g.x * factor) - MARGIN)
+    y0 = max(0, int(g.y * factor) - MARGIN)
+    x1 = min(width, int(np.ceil((g.x + g.w) * factor)) + MARGIN)
+    y1 = min(height, int(np.ceil((g.y + g.h) * factor)) + MARGIN)
+    size = (x1 - x0, y1 - y0)
+    crop = gray[y0:y1, x0:x1]
+    if ink.inverted:
+        crop = 255 - crop
+    # The paper estimate is smooth: resampling its crop is as good as recomputing it.
+    sx0, sy0 = int(x0 / factor), int(y0 / factor)
+    sx1, sy1 = int(np.ceil(x1 / factor)), int(np.ceil(y1 / factor))
+    paper = cv2.resize(ink.paper[sy0:sy1, sx0:sx1], size, interpolation=cv2.INTER_LINEAR)
+    strength = 1.0 - crop.astype(np.float32) / np.maximum(paper, 1).astype(np.float32)
+    # Where the candidate is: its mask from segmentation, scaled up and grown a little.
+    mask = np.zeros((sy1 - sy0, sx1 - sx0), np.uint8)
+    mask[g.y - sy0 : g.y - sy0 + g.h, g.x - sx0 : g.x - sx0 + g.w] = g.mask
+    mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
+    grow = 2 * max(1, int(round(factor))) + 1
+    near = cv2.dilate(mask, np.ones((grow, grow), np.uint8)) > 0
+    strength = np.clip(strength, 0.0, 1.0) * near
+    core = strength[(mask > 0) & (strength > WEAK_INK)]
+    # Scale each candidate's own ink to full white: a grey pen digit and a black marker digit
+    # must look alike to a classifier trained on saturated MNIST strokes.
+    level = float(np.percentile(core, 90)) if core.size else 1.0
+    return np.clip(strength * (255.0 / max(level, 0.05)), 0, 255)
 
 
 def _ink_and_digits(gray: np.ndarray) -> tuple[Ink, list[Piece]]:
@@ -64,17 +87,18 @@ def _ink_and_digits(gray: np.ndarray) -> tuple[Ink, list[Piece]]:
     that finds more digits wins; on a tie, white-on-black wins only on a truly black ground
     whose thin structures are light.
     """
-    if float(np.median(gray)) >= DARK_IMAGE:
+    median = median_gray(gray)
+    if median >= DARK_IMAGE:
         ink = find_ink(gray, inverted=False)
         return ink, segment(ink)
     readings = []
     for inverted in (False, True):
         ink = find_ink(gray, inverted=inverted)
         readings.append((ink, segment(ink)))
-    (dark_ink, dark), (light_ink_, light) = readings
+    dark, light = readings[0][1], readings[1][1]
     if len(light) != len(dark):
         return readings[0] if len(dark) > len(light) else readings[1]
-    prefer_light = float(np.median(gray)) < BLACK_GROUND and light_ink(gray)
+    prefer_light = median < BLACK_GROUND and light_ink(gray)
     return readings[1] if prefer_light else readings[0]
 
 
@@ -96,9 +120,29 @@ def find_digits(image: np.ndarray, *, max_side: int = 640) -> list[DigitCandidat
         the image holds no digit.
 
     Raises:
-        ImageError: the array is empty, has an impossible shape or a non-numeric dtype.
+        ImageError: the array is empty, has an impossible shape or a non-numeric dtype, or
+            ``max_side`` is below 32.
     """
-    work = prepare(image, max_side)
-    ink, groups = _ink_and_digits(work.gray)
+    work: WorkImage = prepare(image, max_side)
+    gray = work.gray
+    longest = max(gray.shape)
+    if longest > SEGMENT_SIDE * 1.25:
+        factor = longest / SEGMENT_SIDE
+        size = (max(1, round(gray.shape[1] / factor)), max(1, round(gray.shape[0] / factor)))
+        seg_gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+        factor = gray.shape[1] / size[0]
+    else:
+        seg_gray, factor = gray, 1.0
+    ink, groups = _ink_and_digits(seg_gray)
     log.debug("%d digit candidate(s)", len(groups))
-    return [_to_candidate(work, ink.strength, g) for g in groups]
+    out = []
+    for g in groups:
+        image28 = frame_digit(_candidate_ink(gray, ink, g, factor))
+        box = work.box_to_original(
+            int(g.x * factor),
+            int(g.y * factor),
+            int(np.ceil(g.w * factor)),
+            int(np.ceil(g.h * factor)),
+        )
+        out.append(DigitCandidate(image=image28, box=box, line=g.line))
+    return out

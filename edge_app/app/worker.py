@@ -65,7 +65,12 @@ class FrameLoop:
         self._running.set()
 
     def stop(self, timeout: float = 2.0) -> None:
-        """End the loop and release the source."""
+        """End the loop and release the source.
+
+        A source opened on the loop thread is closed there too, after its last ``read()`` (an
+        OpenCV capture must not be released while another thread reads it); a source opened on
+        the UI thread (Kivy's camera, GL objects) is closed here, on the UI thread.
+        """
         self._stop.set()
         self._running.set()
         thread = self._thread
@@ -73,7 +78,8 @@ class FrameLoop:
             thread.join(timeout)
             if thread.is_alive():
                 log.warning("frame loop did not stop within %.1f s", timeout)
-        self.source.close()
+        if thread is None or not self._open_in_thread:
+            self.source.close()
 
     @property
     def alive(self) -> bool:
@@ -100,6 +106,9 @@ class FrameLoop:
             log.exception("frame loop crashed")
             if not self._stop.is_set():
                 self._on_error(f"{type(exc).__name__}: {exc}")
+        finally:
+            if self._open_in_thread:
+                self.source.close()
 
 
 class JobWorker:

@@ -201,7 +201,12 @@ def test_python_dash_m_runs_the_command():
 
 def test_runtime_and_threads_flags(tmp_path, capsys):
     image = save(tmp_path / "a.png", strip("5"))
-    code, out, err = run(capsys, image, "--model", INT8, "--runtime", "litert", "--threads", "2")
+    before = cv2.getNumThreads()
+    try:
+        code, out, _ = run(capsys, image, "--model", INT8, "--runtime", "litert", "--threads", "2")
+        assert cv2.getNumThreads() == 2  # OpenCV follows --threads like the interpreter
+    finally:
+        cv2.setNumThreads(before)
     assert code == 0 and ": 5  (1 digit" in out
 
 

@@ -43,6 +43,14 @@ def fake_vision(monkeypatch):
     monkeypatch.setattr(reader, "_default_find", lambda: tile_finder)
 
 
+@pytest.fixture(autouse=True)
+def _restore_opencv_threads():
+    """main() sets OpenCV's process-wide thread count (--threads); leave it as found."""
+    before = cv2.getNumThreads()
+    yield
+    cv2.setNumThreads(before)
+
+
 def strip(digits: str, *, extra: dict[int, int] | None = None) -> np.ndarray:
     """Dark-on-light image the band model reads as ``digits`` ("" -> blank paper)."""
     tiles = [255 - band_image(int(d)) for d in digits] or [np.full((28, 28), 255, np.uint8)]
@@ -201,12 +209,8 @@ def test_python_dash_m_runs_the_command():
 
 def test_runtime_and_threads_flags(tmp_path, capsys):
     image = save(tmp_path / "a.png", strip("5"))
-    before = cv2.getNumThreads()
-    try:
-        code, out, _ = run(capsys, image, "--model", INT8, "--runtime", "litert", "--threads", "2")
-        assert cv2.getNumThreads() == 2  # OpenCV follows --threads like the interpreter
-    finally:
-        cv2.setNumThreads(before)
+    code, out, _ = run(capsys, image, "--model", INT8, "--runtime", "litert", "--threads", "2")
+    assert cv2.getNumThreads() == 2  # OpenCV follows --threads like the interpreter
     assert code == 0 and ": 5  (1 digit" in out
 
 

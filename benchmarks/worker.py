@@ -2,7 +2,7 @@
 
 Running each case in a fresh process keeps runtimes from disturbing each other (TensorFlow's
 thread pools, XNNPACK caches, OpenCV's thread setting) and makes peak memory attributable to one
-case: the process's peak resident set (``ru_maxrss``) and its resident set just before the
+case: the process's peak resident set (``VmHWM``) and its resident set just before the
 runtime was imported, so the difference is what loading and running that model cost.
 A case that crashes the process (a segfaulting runtime) still yields a failed row.
 
@@ -66,19 +66,32 @@ class Case:
         return cls(**json.loads(text))
 
 
-def rss_mb() -> float | None:
-    """Current resident set size of this process in MiB (Linux), else None."""
+def _status_mb(field_name: str) -> float | None:
+    """A ``/proc/self/status`` memory field (kB) in MiB, or None off Linux."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field_name + ":"):
                 return int(line.split()[1]) / 1024.0
     except (OSError, ValueError, IndexError):
         pass
     return None
 
 
+def rss_mb() -> float | None:
+    """Current resident set size of this process in MiB (Linux), else None."""
+    return _status_mb("VmRSS")
+
+
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, in MiB (``ru_maxrss``)."""
+    """Peak resident set size of this process's address space so far, in MiB.
+
+    Linux: ``VmHWM``, which starts afresh at ``exec``. ``ru_maxrss`` does not: it survives
+    exec, so a worker started from a large parent would report the parent's size. Elsewhere
+    ``ru_maxrss`` is the best there is.
+    """
+    hwm = _status_mb("VmHWM")
+    if hwm is not None:
+        return hwm
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
 

@@ -239,3 +239,26 @@ def test_efficiency_against_peak():
 def test_library_versions_do_not_import_anything():
     versions = library_versions(("numpy", "surely-not-installed-xyz"))
     assert versions["numpy"] and versions["surely-not-installed-xyz"] is None
+
+
+def test_a_rate_above_peak_bounds_the_clock():
+    from benchmarks.bench import _bound_clock
+
+    compute = {
+        "peak": {"clock_mhz": 2000.0},
+        "efficiency": [{"fraction_of_peak": 1.25}, {"fraction_of_peak": 0.5}],
+    }
+    _bound_clock(compute)
+    assert compute["implied_min_clock_mhz"] == 2500.0
+    assert [e["fraction_at_implied_clock"] for e in compute["efficiency"]] == [1.0, 0.4]
+    below = {"peak": {"clock_mhz": 2000.0}, "efficiency": [{"fraction_of_peak": 0.9}]}
+    _bound_clock(below)
+    assert below["implied_min_clock_mhz"] is None
+
+
+def test_peak_memory_is_this_process_not_its_parent():
+    from benchmarks.worker import peak_rss_mb, rss_mb
+
+    current, peak = rss_mb(), peak_rss_mb()
+    if current is not None:  # Linux
+        assert peak >= current * 0.99

@@ -379,6 +379,7 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
             "official": bool(getattr(mnist, "official", False)),
             "n_test": int(len(y)),
         },
+        "full_test_set": int(len(y)) == int(len(mnist.y_test)),
         "max_drop_pp": max_drop,
         "max_drop_source": max_drop_source,
         "reference_accuracy": reference_accuracy,

@@ -187,6 +187,22 @@ def _compute_lines(compute: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def _converter_lines(rows: list[dict[str, Any]], doc: dict[str, Any]) -> list[str]:
+    """Each format's accuracy here next to the one in the converter's report."""
+    seen: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if row["kind"] == "tflite" and row.get("accuracy") is not None:
+            seen.setdefault(row["variant"], row)
+    if not seen:
+        return []
+    parts = [
+        f"{name} {_pct(row['accuracy'])} (converter: {_pct(row.get('converter_accuracy'))})"
+        for name, row in seen.items()
+    ]
+    scope = "same test images" if doc.get("full_test_set") else "this run used a subset"
+    return [f"- Accuracy here vs conversion.json ({scope}): " + "; ".join(parts)]
+
+
 def render_markdown(doc: dict[str, Any]) -> str:
     """The human-readable benchmark: the table, the conclusions, end to end, compute, method."""
     data, rows = doc["data"], doc["rows"]
@@ -225,6 +241,7 @@ def render_markdown(doc: dict[str, Any]) -> str:
     kernel = summary["ratios"].get("int8_vs_float32_kernel")
     if kernel is not None:
         lines.append(f"- int8 / float32 `invoke()` alone (no quantize/dequantize): {kernel:.3f}")
+    lines += _converter_lines(rows, doc)
     lines += ["", "## End to end (640x480 frame -> digits, one thread)", ""]
     e2e = doc.get("e2e")
     if e2e and e2e.get("ok"):

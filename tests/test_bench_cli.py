@@ -24,6 +24,16 @@ MODELS = Path(__file__).parent / "data" / "models"
 FAST = ["--threads", "1", "--runtimes", "litert", "--max-seconds", "0.2", "--no-plots"]
 
 
+@pytest.fixture(autouse=True)
+def _keep_opencv_threads():
+    """In-process rows set OpenCV's process-wide thread count; put it back for other tests."""
+    import cv2
+
+    before = cv2.getNumThreads()
+    yield
+    cv2.setNumThreads(before)
+
+
 @pytest.fixture
 def run_dir(tmp_path) -> Path:
     """float32 and int8 band models, a corrupt 'dynamic' model, no model.keras."""

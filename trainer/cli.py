@@ -114,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--patience", type=_positive_int, default=defaults.patience,
-        help="early stopping: epochs without a better validation loss",
+        help="early stopping: epochs without a better validation loss (second half only)",
     )  # fmt: skip
     verbosity = parser.add_mutually_exclusive_group()
     verbosity.add_argument("-v", "--verbose", action="store_true", help="debug logging")

@@ -29,7 +29,8 @@ class TrainConfig:
         val_fraction: share of the training images held out for validation.
         learning_rate: peak learning rate of the warm-up + cosine schedule.
         weight_decay: AdamW decoupled weight decay.
-        patience: epochs without a better validation loss before stopping early.
+        patience: epochs without a better validation loss before stopping early (only in the
+            second half of the schedule).
         augment: None = the architecture's default; True/False force it for all.
     """
 
@@ -46,7 +47,7 @@ class TrainConfig:
     val_fraction: float = 0.1
     learning_rate: float = 3e-3
     weight_decay: float = 1e-4
-    patience: int = 5
+    patience: int = 6
     augment: bool | None = None
 
     def __post_init__(self) -> None:

@@ -88,10 +88,10 @@ def build_edge_cnn() -> keras.Model:
     inputs, x = _input_and_rescale()
     x = _conv_bn_relu(x, 16)  # 28x28: the only full-resolution layer
     x = layers.MaxPooling2D()(x)
-    x = _conv_bn_relu(x, 32)  # 14x14
+    x = _conv_bn_relu(x, 48)  # 14x14
     x = layers.MaxPooling2D()(x)
-    x = _conv_bn_relu(x, 64)  # 7x7
-    x = _conv_bn_relu(x, 64, padding="valid")  # 5x5
+    x = _conv_bn_relu(x, 64, padding="valid")  # 7x7 -> 5x5
+    x = _conv_bn_relu(x, 128, padding="valid")  # 5x5 -> 3x3
     x = layers.Flatten()(x)
     x = layers.Dropout(0.4)(x)
     outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probs")(x)

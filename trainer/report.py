@@ -102,7 +102,7 @@ def render_report(run: dict[str, Any], metrics: dict[str, Any], eda: dict[str, A
         "anything).",
         f"- Epochs <= {config['epochs']}, batch {config['batch_size']}, AdamW peak lr "
         f"{config['learning_rate']} with 1 warm-up epoch + cosine decay, early stopping "
-        f"(patience {config['patience']}) on validation loss.",
+        f"(patience {config['patience']}, second half of the schedule) on validation loss.",
         "",
     ]
     if eda:

@@ -125,7 +125,9 @@ def compile_model(model: Any, config: TrainConfig, steps_per_epoch: int) -> None
     )
 
 
-def _checkpoint_callback(ckpt_dir: Path, patience: int, state: dict[str, Any]) -> Any:
+def _checkpoint_callback(
+    ckpt_dir: Path, patience: int, min_epochs: int, state: dict[str, Any]
+) -> Any:
     import keras
 
     class Checkpoint(keras.callbacks.Callback):
@@ -149,7 +151,9 @@ def _checkpoint_callback(ckpt_dir: Path, patience: int, state: dict[str, Any]) -
                 self.model.save_weights(ckpt_dir / "best.weights.h5")
             else:
                 state["wait"] += 1
-                if state["wait"] >= patience:
+                # Validation loss is noisy while the learning rate is high; stopping is only
+                # allowed in the second half of the schedule, where it means convergence.
+                if state["wait"] >= patience and epoch + 1 >= min_epochs:
                     state["stopped_early"] = True
                     self.model.stop_training = True
                     log.info("early stop: no better val_loss for %d epochs", patience)
@@ -216,7 +220,7 @@ def train_arch(
             x_train, y_train, config.batch_size, train=True, augment=augment, seed=config.seed
         )
         val_ds = make_dataset(x_val, y_val, 512, train=False, augment=False, seed=config.seed)
-        callback = _checkpoint_callback(ckpt_dir, config.patience, state)
+        callback = _checkpoint_callback(ckpt_dir, config.patience, config.epochs // 2, state)
         try:
             # Keras writes its progress bar to stdout; stdout is for results, so route it.
             with contextlib.redirect_stdout(sys.stderr):

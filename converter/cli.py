@@ -77,13 +77,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _QuietOthers(logging.Filter):
+    """Let other packages' records through only from ``level`` up (our own progress always).
+
+    A handler filter, not logger levels, so nothing outlives this run (tests call main() often).
+    """
+
+    def __init__(self, level: int) -> None:
+        super().__init__()
+        self.level = level
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ours = record.name.startswith(("converter", "trainer.data"))  # where MNIST came from
+        return ours or record.levelno >= self.level
+
+
 def _configure_logging(verbosity: int) -> None:
     level = logging.DEBUG if verbosity > 0 else logging.INFO if verbosity == 0 else logging.WARNING
-    logging.basicConfig(level=level, format="%(message)s", stream=sys.stderr, force=True)
-    for noisy in ("tensorflow", "absl", "h5py", "keras"):
-        logging.getLogger(noisy).setLevel(logging.WARNING if verbosity > 0 else logging.ERROR)
-    # Which interpreter loaded each file is interesting once, not twelve times.
-    logging.getLogger("edge_app").setLevel(logging.DEBUG if verbosity > 0 else logging.WARNING)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    # TensorFlow, Keras and the edge runtime's "loaded X with litert" (once per file) are noise
+    # unless asked for with -v.
+    handler.addFilter(_QuietOthers(logging.DEBUG if verbosity > 0 else logging.WARNING))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
     # TensorFlow's C++ logging is read once, at import; keep its chatter off the terminal.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1" if verbosity > 0 else "3")
     if verbosity <= 0:

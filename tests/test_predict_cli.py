@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import types
+import zlib
 from pathlib import Path
 
 import cv2
@@ -44,11 +45,14 @@ def fake_vision(monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def _restore_opencv_threads():
-    """main() sets OpenCV's process-wide thread count (--threads); leave it as found."""
-    before = cv2.getNumThreads()
+def _restore_opencv_settings():
+    """main() sets OpenCV's process-wide threads and log level; leave them as found."""
+    from cv2.utils import logging as cv_logging
+
+    threads, level = cv2.getNumThreads(), cv_logging.getLogLevel()
     yield
-    cv2.setNumThreads(before)
+    cv2.setNumThreads(threads)
+    cv_logging.setLogLevel(level)
 
 
 def strip(digits: str, *, extra: dict[int, int] | None = None) -> np.ndarray:
@@ -65,6 +69,18 @@ def save(path: Path, image: np.ndarray) -> str:
     assert ok
     path.write_bytes(buf.tobytes())
     return str(path)
+
+
+def png_bomb(width: int, height: int) -> bytes:
+    """A valid PNG header claiming ``width`` x ``height`` pixels, with almost no data."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body).to_bytes(4, "big")
+        return len(body).to_bytes(4, "big") + kind + body + crc
+
+    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
+    idat = zlib.compress(bytes(1000))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:
@@ -123,21 +139,23 @@ def test_bad_files_among_good_ones(tmp_path, capsys):
     cut = tmp_path / "cut.png"
     cut.write_bytes(Path(good1).read_bytes()[:60])
     missing = tmp_path / "missing.png"
-    paths = [good1, str(empty), str(text), good2, str(cut), str(missing)]
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(png_bomb(100_000, 100_000))
+    paths = [good1, str(empty), str(text), good2, str(cut), str(missing), str(bomb)]
 
     code, out, err = run(capsys, *paths, "--model", INT8, "--json")
     assert code == 1
     records = [json.loads(line) for line in out.splitlines()]
     assert [r["path"] for r in records] == paths  # every input, in order
-    assert [r.get("digits") for r in records] == ["12", None, None, "3", None, None]
-    for record in (records[1], records[2], records[4], records[5]):
+    assert [r.get("digits") for r in records] == ["12", None, None, "3", None, None, None]
+    for record in (records[1], records[2], records[4], records[5], records[6]):
         assert set(record) == {"path", "error"} and record["path"] in record["error"]
     assert "empty" in records[1]["error"] and "not an image" in records[2]["error"]
-    assert "no such file" in records[5]["error"]
-    assert "Traceback" not in err
+    assert "no such file" in records[5]["error"] and "too large" in records[6]["error"]
+    assert "Traceback" not in err and "WARN" not in err  # OpenCV's own warnings stay quiet
     error_lines = [line for line in err.splitlines() if "ERROR" in line]
-    assert len(error_lines) == 5  # one per bad file + the summary
-    assert "4 of 6 images could not be read" in err
+    assert len(error_lines) == 6  # one per bad file + the summary
+    assert "5 of 7 images could not be read" in err
 
     code, out, err = run(capsys, *paths, "--model", INT8)  # human format: results only
     assert code == 1 and len(out.splitlines()) == 2

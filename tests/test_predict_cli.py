@@ -129,7 +129,8 @@ def test_blank_image_reads_as_empty_digits(tmp_path, capsys):
     assert out.strip().startswith(f"{path}: -  (no digits, ")
 
 
-def test_bad_files_among_good_ones(tmp_path, capsys):
+def test_bad_files_among_good_ones(tmp_path, capfd):
+    """capfd, not capsys: OpenCV's C++ warnings go straight to file descriptor 2."""
     good1 = save(tmp_path / "good1.png", strip("12"))
     good2 = save(tmp_path / "good2.jpg", strip("3"))
     empty = tmp_path / "empty.png"
@@ -143,7 +144,7 @@ def test_bad_files_among_good_ones(tmp_path, capsys):
     bomb.write_bytes(png_bomb(100_000, 100_000))
     paths = [good1, str(empty), str(text), good2, str(cut), str(missing), str(bomb)]
 
-    code, out, err = run(capsys, *paths, "--model", INT8, "--json")
+    code, out, err = run(capfd, *paths, "--model", INT8, "--json")
     assert code == 1
     records = [json.loads(line) for line in out.splitlines()]
     assert [r["path"] for r in records] == paths  # every input, in order
@@ -157,7 +158,7 @@ def test_bad_files_among_good_ones(tmp_path, capsys):
     assert len(error_lines) == 6  # one per bad file + the summary
     assert "5 of 7 images could not be read" in err
 
-    code, out, err = run(capsys, *paths, "--model", INT8)  # human format: results only
+    code, out, err = run(capfd, *paths, "--model", INT8)  # human format: results only
     assert code == 1 and len(out.splitlines()) == 2
 
 

@@ -41,26 +41,30 @@ class FrameView(Widget):
         super().__init__(**kwargs)
         self._frame_size = (0, 0)  # Kivy order (w, h) of the original frame
         self._display_factor = 1.0
+        self._label_textures: dict[str, Any] = {}  # "7 98%" -> texture; text is rendered once
+        self._spare: Any = None  # the texture not on screen, uploaded next
         self.bind(pos=self._redraw, size=self._redraw, texture=self._redraw, boxes=self._redraw)
         self.bind(placeholder=self._redraw)
 
     def show(self, frame: np.ndarray) -> None:
-        """Upload a frame (UI thread only). Reuses the texture while the size is unchanged."""
+        """Upload a frame (UI thread only).
+
+        Two textures take turns: the new frame goes into the one not on screen, so the upload
+        never waits for the GPU to finish drawing the previous frame.
+        """
         small, factor = downscale_for_display(frame)
         data, size = bgr_to_rgba_bytes(small)
-        texture = self.texture
-        if texture is None or tuple(texture.size) != size:
-            texture = Texture.create(size=size, colorfmt="rgba")
-        texture.blit_buffer(data, colorfmt="rgba", bufferfmt="ubyte")
+        spare = self._spare
+        if spare is None or tuple(spare.size) != size:
+            spare = Texture.create(size=size, colorfmt="rgba")
+        spare.blit_buffer(data, colorfmt="rgba", bufferfmt="ubyte")
         self._frame_size = (frame.shape[1], frame.shape[0])
         self._display_factor = factor
-        if texture is self.texture:
-            self.canvas.ask_update()
-        else:
-            self.texture = texture
+        self._spare = self.texture
+        self.texture = spare
 
     def clear(self) -> None:
-        self.texture = None
+        self.texture = self._spare = None
         self.boxes = []
 
     def _redraw(self, *_: Any) -> None:
@@ -82,32 +86,31 @@ class FrameView(Widget):
         x, y, w, h = fit.box_to_widget((box.x, box.y, box.w, box.h))
         Color(*BOX_COLOR)
         Line(rectangle=(x, y, w, h), width=dp(1.5))
-        _text(box.label, x, y + h + dp(2), sp(16), background=True)
+        texture = self._label_textures.get(box.label)
+        if texture is None:
+            if len(self._label_textures) > 256:  # labels repeat; keep the cache bounded
+                self._label_textures.clear()
+            texture = self._label_textures[box.label] = _text_texture(box.label, sp(15))
+        tw, th = texture.size
+        Color(*LABEL_BACKGROUND)
+        Rectangle(pos=(x, y + h + dp(2)), size=(tw + dp(4), th))
+        Color(*BOX_COLOR)
+        Rectangle(texture=texture, pos=(x + dp(2), y + h + dp(2)), size=(tw, th))
 
 
-def _text(
-    text: str,
-    x: float,
-    y: float,
-    size: float,
-    *,
-    centre: bool = False,
-    background: bool = False,
-) -> None:
-    """Draw text at (x, y) (bottom-left, or centre) on the current canvas."""
+def _text_texture(text: str, size: float) -> Any:
     label = CoreLabel(text=text, font_size=size, bold=True)
     label.refresh()
-    texture = label.texture
+    return label.texture
+
+
+def _text(text: str, x: float, y: float, size: float, *, centre: bool = False) -> None:
+    """Draw light text at (x, y) (bottom-left, or its centre) on the current canvas."""
+    texture = _text_texture(text, size)
     w, h = texture.size
     if centre:
         x, y = x - w / 2, y - h / 2
-    if background:
-        Color(*LABEL_BACKGROUND)
-        Rectangle(pos=(x, y), size=(w + dp(4), h))
-        x += dp(2)
-        Color(*BOX_COLOR)
-    else:
-        Color(0.85, 0.85, 0.85, 1)
+    Color(0.85, 0.85, 0.85, 1)
     Rectangle(texture=texture, pos=(x, y), size=(w, h))
 
 

@@ -8,6 +8,7 @@ state the app prints as JSON, and on the screenshot it saved.
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
 import os
 import subprocess
@@ -22,8 +23,11 @@ import pytest
 from edge_app.classifier import Classifier
 from edge_app.reader import DigitReader
 
-pytestmark = pytest.mark.kivy
-pytest.importorskip("kivy")
+# find_spec, not importorskip: importing Kivy here would create ~/.kivy in the test process
+pytestmark = [
+    pytest.mark.kivy,
+    pytest.mark.skipif(importlib.util.find_spec("kivy") is None, reason="Kivy is not installed"),
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"

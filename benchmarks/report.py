@@ -238,22 +238,49 @@ def render_markdown(doc: dict[str, Any]) -> str:
         "",
     ]
     lines += [_target_line(t) for t in summary["targets"]]
-    kernel = summary["ratios"].get("int8_vs_float32_kernel")
+    ratios = summary["ratios"]
+    kernel = ratios.get("int8_vs_float32_kernel")
     if kernel is not None:
         lines.append(f"- int8 / float32 `invoke()` alone (no quantize/dequantize): {kernel:.3f}")
+    low_f32, low_keras = (
+        ratios.get("int8_vs_float32_latency_min"),
+        ratios.get("int8_vs_keras_call_latency_min"),
+    )
+    if low_f32 is not None or low_keras is not None:
+        keras_text = "—" if not low_keras else f"{low_keras:.5f} (1/{1 / low_keras:.0f})"
+        f32_text = "—" if low_f32 is None else f"{low_f32:.3f}"
+        lines.append(
+            f"- The same ratios from the fastest call of each (less sensitive to a busy "
+            f"machine, which slows long calls more): int8/float32 {f32_text}, "
+            f"int8/Keras {keras_text}"
+        )
     lines += _converter_lines(rows, doc)
     lines += ["", "## End to end (640x480 frame -> digits, one thread)", ""]
     e2e = doc.get("e2e")
     if e2e and e2e.get("ok"):
-        t = e2e["latency"]
         lines.append(
-            f"`DigitReader.read` with {e2e['model']} over {e2e['frames']} seeded synthetic photos "
-            f"({e2e['digits_per_frame']} digits per frame on average, {e2e['glyph_source']}): "
-            f"median **{_ms(t['median_ms'])} ms**, p90 {_ms(t['p90_ms'])} ms, "
-            f"**{e2e['fps']:.0f} FPS** at the median ({t['runs']} frames timed). "
-            f"Vision {e2e['vision_ms_mean']:.2f} ms + classifier {e2e['classify_ms_mean']:.2f} ms "
-            f"on average; {e2e['frames_read_exactly']}/{e2e['frames']} frames read exactly."
+            f"`DigitReader.read` (find ink, segment, frame to 28x28, classify every candidate) "
+            f"with {e2e['model']}, OpenCV and the interpreter on {e2e['threads']} thread, on "
+            f"seeded synthetic photos ({e2e['glyph_source']} digits on paper, uneven light, "
+            "noise, JPEG):"
         )
+        lines.append("")
+        sets = [("one digit per frame (the target's basis)", e2e)]
+        if e2e.get("string"):
+            sets.append(("3..6 digits per frame", e2e["string"]))
+        cells = []
+        for label, s in sets:
+            t = s["latency"]
+            cells.append([
+                label, str(s["frames"]), str(t["runs"]), _ms(t["median_ms"]), _ms(t["p90_ms"]),
+                f"{s['fps']:.0f}", f"{s['vision_ms_mean']:.2f}", f"{s['classify_ms_mean']:.3f}",
+                f"{s['frames_read_exactly']}/{s['frames']}",
+            ])  # fmt: skip
+        lines += _table(
+            ["frames", "distinct", "timed", "median ms", "p90 ms", "FPS at median",
+             "vision ms (mean)", "classifier ms (mean)", "read exactly"],
+            cells,
+        )  # fmt: skip
     elif e2e:
         lines.append(f"Not measured: {e2e.get('error')}")
     else:

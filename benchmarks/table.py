@@ -134,10 +134,12 @@ def build_row(
     return row
 
 
-def median_ms(row: dict[str, Any] | None, field: str = "latency_ms") -> float | None:
-    """A row's median of ``latency_ms`` or ``kernel_ms`` (None when it did not run)."""
+def median_ms(
+    row: dict[str, Any] | None, field: str = "latency_ms", stat: str = "median_ms"
+) -> float | None:
+    """A row's median (or ``stat``) of ``latency_ms`` or ``kernel_ms`` (None if it did not run)."""
     timing = (row or {}).get(field)
-    return None if not timing else timing.get("median_ms")
+    return None if not timing else timing.get(stat)
 
 
 def find_row(
@@ -217,6 +219,14 @@ def summarize(
         f"{quantized}_vs_keras_call_latency": _ratio(median_ms(q8), median_ms(keras)),
         f"keras_call_vs_{quantized}_speedup": _ratio(median_ms(keras), median_ms(q8)),
         f"{quantized}_vs_{baseline}_size": _ratio(size_q8, size_f32),
+        # fastest call of each: long calls (Keras) suffer more from a busy machine than short
+        # ones, so the ratio of minimums is a check on the ratio of medians
+        f"{quantized}_vs_{baseline}_latency_min": _ratio(
+            median_ms(q8, stat="min_ms"), median_ms(f32, stat="min_ms")
+        ),
+        f"{quantized}_vs_keras_call_latency_min": _ratio(
+            median_ms(q8, stat="min_ms"), median_ms(keras, stat="min_ms")
+        ),
         "e2e_median_ms": e2e_ms,
         "e2e_fps": _ratio(1000.0, e2e_ms),
     }

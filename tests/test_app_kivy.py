@@ -426,3 +426,79 @@ def test_switching_model_live_changes_the_engine_and_keeps_reading(tmp_path: Pat
     assert view["status"].startswith("float32  |  model ")
     assert {m for m, _, _ in out["log"]} - {""} == {"int8", "float32"}  # "": still loading
     assert view["model_ms"] is not None and view["fps"]  # timing of the new model is live
+
+
+# ----------------------------------------------------------------------------- camera lifecycle
+LIFECYCLE_DRIVER = textwrap.dedent(
+    """
+    import json, sys, time
+    from pathlib import Path
+    import numpy as np
+    from kivy.clock import Clock
+    from edge_app.app import ui
+    from edge_app.app.config import AppConfig
+    from edge_app.app.engines import EngineBook
+    from edge_app.app.sources import FrameSource
+
+    events = []
+
+    class CountingCamera(FrameSource):
+        name = "counting camera"
+
+        def open(self):
+            events.append("open")
+
+        def read(self):
+            time.sleep(0.02)
+            return np.full((48, 64, 3), 200, np.uint8)
+
+        def close(self):
+            events.append("close")
+
+    ui.make_source = lambda config: CountingCamera()
+    book = EngineBook({"int8": Path(sys.argv[1])}, None)
+    app = ui.DigitsApp(AppConfig(), book=book)
+    seen = {}
+
+    def started(_dt):
+        if app.frame_loop is None or app.frame_loop.frames < 3:
+            Clock.schedule_once(started, 0.1)
+            return
+        seen["before_pause"] = list(events)
+        app.on_pause()
+        seen["after_pause"] = list(events)
+        app.on_resume()
+        Clock.schedule_once(resumed, 0.5)
+
+    def resumed(_dt):
+        seen["after_resume"] = list(events)
+        seen["frames_after_resume"] = app.frame_loop.frames
+        app.toggle_freeze()
+        seen["frozen"] = app.presenter.view().frozen
+        app.set_mode("draw")
+        seen["after_draw_mode"] = list(events)
+        app.stop()
+
+    Clock.schedule_once(started, 0.3)
+    app.run()
+    seen["after_stop"] = list(events)
+    print(json.dumps(seen))
+    """
+)
+
+
+def test_camera_connects_after_start_and_is_released_on_pause_and_stop(tmp_path: Path):
+    script = tmp_path / "lifecycle_driver.py"
+    script.write_text(LIFECYCLE_DRIVER)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(BAND_INT8)],
+        capture_output=True, text=True, cwd=tmp_path, env=kivy_env(tmp_path), timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert seen["before_pause"] == ["open"]
+    assert seen["after_pause"] == ["open", "close"]  # released while in the background
+    assert seen["after_resume"] == ["open", "close", "open"]
+    assert seen["frames_after_resume"] > 0 and seen["frozen"]
+    assert seen["after_draw_mode"] == ["open", "close", "open", "close"]  # no camera in draw
+    assert seen["after_stop"] == seen["after_draw_mode"]

@@ -193,13 +193,12 @@ class DigitsApp(App):
         else:
             self._stop_camera()
         if mode == "draw":
-            self.on_drawing_changed()
-        if (
-            mode == "image"
-            and self._photo is None
-            and source_kind(self.app_config.source) == "image"
-        ):
-            self.open_photo(self.app_config.source)
+            self.on_drawing_changed()  # the canvas keeps its strokes: show their prediction again
+        if mode == "image":
+            if self._photo is not None:  # back in image mode: read the photo shown again
+                self.open_photo(str(self._photo))
+            elif source_kind(self.app_config.source) == "image":
+                self.open_photo(self.app_config.source)
 
     # ------------------------------------------------------------------ camera
     def _start_camera(self) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import configparser
+import json
 import os
 import sys
 from fnmatch import fnmatch
@@ -284,3 +285,20 @@ def test_the_runtime_chain_includes_what_the_apk_has(spec):
 
     modules = {r.module.split(".")[0] for r in RUNTIMES}
     assert "tflite_runtime" in modules and "tflite-runtime" in recipe_names(spec)
+
+
+# ----------------------------------------------------------------------------- TFLite 2.8
+def test_shipped_models_load_in_the_apks_tflite_2_8():
+    """The p4a recipe builds TFLite 2.8: the converter's compatibility report must say every
+    shipped model loads there (and on 32-bit Pi OS's tflite-runtime 2.14)."""
+    report_path = ROOT / "edge_app" / "models" / "conversion.json"
+    if not report_path.is_file():
+        pytest.skip("no shipped models yet (edge_app/models/conversion.json; make default-model)")
+    report = json.loads(report_path.read_text())
+    rows = {row["format"]: row for row in report["formats"]}
+    assert report["shipped"], "conversion.json names no shipped model"
+    for fmt, filename in report["shipped"].items():
+        assert (ROOT / "edge_app" / "models" / filename).is_file(), filename
+        runtimes = rows[fmt]["compat"]["runtimes"]
+        for target in ("tflite-2.8", "tflite-runtime-2.14"):
+            assert runtimes[target]["loads"] is True, (fmt, target, runtimes[target]["detail"])

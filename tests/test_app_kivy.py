@@ -502,3 +502,57 @@ def test_camera_connects_after_start_and_is_released_on_pause_and_stop(tmp_path:
     assert seen["frames_after_resume"] > 0 and seen["frozen"]
     assert seen["after_draw_mode"] == ["open", "close", "open", "close"]  # no camera in draw
     assert seen["after_stop"] == seen["after_draw_mode"]
+
+
+# ----------------------------------------------------------------------------- Android permission
+PERMISSION_DRIVER = textwrap.dedent(
+    """
+    import json, sys, types
+    from pathlib import Path
+    from kivy.clock import Clock
+    from edge_app.app import ui
+    from edge_app.app.config import AppConfig
+    from edge_app.app.engines import EngineBook
+
+    asked = []
+    permissions = types.ModuleType("android.permissions")  # what p4a's android recipe provides
+    permissions.Permission = types.SimpleNamespace(CAMERA="android.permission.CAMERA")
+    permissions.check_permission = lambda name: False
+    def request_permissions(names, callback):
+        asked.append(list(names))
+        callback(names, [False] * len(names))  # the user taps "Don't allow"
+    permissions.request_permissions = request_permissions
+    sys.modules["android"] = types.ModuleType("android")
+    sys.modules["android.permissions"] = permissions
+    ui.on_android = lambda: True
+    ui.make_source = lambda config: (_ for _ in ()).throw(AssertionError("camera opened"))
+
+    app = ui.DigitsApp(AppConfig(), book=EngineBook({"int8": Path(sys.argv[1])}, None))
+
+    def check(_dt):
+        view = app.presenter.view()
+        if view.mode == "camera" and view.camera_available:
+            Clock.schedule_once(check, 0.1)
+            return
+        print(json.dumps({"asked": asked, "view": view.as_dict()}))
+        app.stop()
+
+    Clock.schedule_once(check, 0.3)
+    app.run()
+    """
+)
+
+
+def test_refused_camera_permission_opens_draw_mode_without_touching_the_camera(tmp_path: Path):
+    script = tmp_path / "permission_driver.py"
+    script.write_text(PERMISSION_DRIVER)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(BAND_INT8)],
+        capture_output=True, text=True, cwd=tmp_path, env=kivy_env(tmp_path), timeout=120,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["asked"] == [["android.permission.CAMERA"]]
+    view = out["view"]
+    assert view["mode"] == "draw" and not view["camera_available"]
+    assert view["notice"] == "camera unavailable: camera permission refused - draw a digit instead"

@@ -28,10 +28,14 @@ def _save(fig: Any, path: Path) -> Path:
 
 
 def _labels(rows: list[dict[str, Any]]) -> list[tuple[float, float, str]]:
-    """One label per variant at its fastest point; labels that would overlap are joined."""
+    """One label per variant (peers: per variant and runtime) at its fastest point.
+
+    Labels that would overlap (same accuracy, within 0.15 decades of latency) are joined.
+    """
     best: dict[tuple[str, float], float] = {}
     for r in rows:
-        key = (r["variant"], round(r["accuracy"] * 100, 2))
+        name = f"{r['variant']} ({r['runtime']})" if r.get("peer") else r["variant"]
+        key = (name, round(r["accuracy"] * 100, 2))
         best[key] = min(best.get(key, math.inf), r["latency_ms"]["median_ms"])
     merged: list[tuple[float, float, str]] = []
     for (variant, y), x in sorted(best.items(), key=lambda item: (item[0][1], item[1])):
@@ -60,13 +64,18 @@ def latency_accuracy_figure(rows: list[dict[str, Any]]) -> Any:
         marker = MARKERS[threads.index(r["threads"]) % len(MARKERS)]
         x, y = r["latency_ms"]["median_ms"], r["accuracy"] * 100
         ax.scatter(x, y, color=colour, marker=marker, s=50, zorder=3, alpha=0.8)
+    level_count: dict[float, int] = {}
     for x, y, text in _labels(ran):
-        ax.annotate(text, (x, y), textcoords="offset points", xytext=(6, 5), fontsize=8)
+        # labels on the same accuracy level alternate above and below so they do not collide
+        n = level_count[y] = level_count.get(y, -1) + 1
+        dy = (5 + 11 * (n // 2)) * (1 if n % 2 == 0 else -1) - (4 if n % 2 else 0)
+        ax.annotate(text, (x, y), textcoords="offset points", xytext=(6, dy), fontsize=8)
     for i, runtime in enumerate(runtimes):
         ax.scatter([], [], color=colours(i % 10), marker="o", label=runtime)
     for i, t in enumerate(threads):
         ax.scatter([], [], color="grey", marker=MARKERS[i % len(MARKERS)], label=f"{t} thread(s)")
     ax.set_xscale("log")
+    ax.margins(y=0.15)  # room for labels above the top and below the bottom points
     ax.set_xlabel("single-image latency, median (ms, log scale)")
     ax.set_ylabel("accuracy on the MNIST test set (%)")
     ax.set_title("Latency against accuracy per variant and runtime")

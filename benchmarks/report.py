@@ -273,12 +273,12 @@ def render_markdown(doc: dict[str, Any]) -> str:
             t = s["latency"]
             cells.append([
                 label, str(s["frames"]), str(t["runs"]), _ms(t["median_ms"]), _ms(t["p90_ms"]),
-                f"{s['fps']:.0f}", f"{s['vision_ms_mean']:.2f}", f"{s['classify_ms_mean']:.3f}",
+                f"{s['fps']:.0f}", _ms(s["vision_ms_median"]), _ms(s["classify_ms_median"]),
                 f"{s['frames_read_exactly']}/{s['frames']}",
             ])  # fmt: skip
         lines += _table(
             ["frames", "distinct", "timed", "median ms", "p90 ms", "FPS at median",
-             "vision ms (mean)", "classifier ms (mean)", "read exactly"],
+             "vision ms (median)", "classifier ms (median)", "read exactly"],
             cells,
         )  # fmt: skip
     elif e2e:

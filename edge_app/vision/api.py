@@ -10,7 +10,7 @@ import numpy as np
 
 from edge_app.vision.framing import frame_digit
 from edge_app.vision.image import WorkImage, prepare
-from edge_app.vision.ink import WEAK_INK, Ink, find_ink, light_ink, median_gray
+from edge_app.vision.ink import WEAK_INK, Ink, bright_is_thin, find_ink, light_ink, median_gray
 from edge_app.vision.segment import Piece, segment
 
 log = logging.getLogger(__name__)
@@ -84,17 +84,18 @@ def _ink_and_digits(gray: np.ndarray) -> tuple[Ink, list[Piece]]:
     Paper is usually the brighter part of a photo, so a bright image is read as dark ink on
     light paper in one pass. A dark image may be light ink on black (an MNIST-style sample, a
     drawing canvas) or a sheet of paper on a dark table: both readings are tried, and the one
-    that finds more digits wins; on a tie, white-on-black wins only on a truly black ground
-    whose thin structures are light.
+    that finds more digits wins (light strokes only if the bright part of the image is thin,
+    not a sheet); on a tie, white-on-black wins only on a truly black ground whose thin
+    structures are light.
     """
     median = median_gray(gray)
-    if median >= DARK_IMAGE:
+    if median >= DARK_IMAGE or not bright_is_thin(gray):
         ink = find_ink(gray, inverted=False)
-        return ink, segment(ink)
+        return ink, segment(ink, gray)
     readings = []
     for inverted in (False, True):
         ink = find_ink(gray, inverted=inverted)
-        readings.append((ink, segment(ink)))
+        readings.append((ink, segment(ink, cv2.bitwise_not(gray) if inverted else gray)))
     dark, light = readings[0][1], readings[1][1]
     if len(light) != len(dark):
         return readings[0] if len(dark) > len(light) else readings[1]

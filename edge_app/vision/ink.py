@@ -18,12 +18,15 @@ log = logging.getLogger(__name__)
 
 # The background is estimated on a copy this size: fast, and a kernel of a fifth of the image
 # is wider than any pen stroke, even in a tight crop where the digit fills the frame.
-BACKGROUND_SIDE = 96
+BACKGROUND_SIDE = 160
 BACKGROUND_KERNEL_FRACTION = 0.22
 # Ink strength s = 1 - pixel / paper. Weak pixels make up the strokes; a component needs some
 # strong pixels to count at all (hysteresis), which shrugs off soft shadows and faint rulings.
 WEAK_INK = 0.20
 STRONG_INK = 0.38
+# Share of the bright pixels of a dark image that may survive a wide opening for it to be
+# read as light strokes on a dark ground (a sheet of paper keeps over 90 %).
+THIN_BRIGHT = 0.88
 
 
 @dataclass(frozen=True)
@@ -84,6 +87,21 @@ def light_ink(gray: np.ndarray) -> bool:
     return wide < 0.5 * max(1, np.count_nonzero(bright))
 
 
+def bright_is_thin(gray: np.ndarray) -> bool:
+    """Whether the bright part of a dark image is made of strokes rather than a sheet.
+
+    The bright pixels (Otsu) are opened with a disk a quarter of the image wide: strokes,
+    even the fat ones of an upscaled 8x8 scan, mostly vanish; a sheet of paper lying on a
+    dark table survives almost whole.
+    """
+    small = _small(gray)
+    k = max(3, int(round(0.25 * max(small.shape))) | 1)
+    disk = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))
+    _, bright = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    survived = cv2.morphologyEx(bright, cv2.MORPH_OPEN, disk)
+    return np.count_nonzero(survived) < THIN_BRIGHT * max(1, np.count_nonzero(bright))
+
+
 def estimate_paper(gray: np.ndarray) -> np.ndarray:
     """Estimate the paper brightness under each pixel (dark ink on light paper).
 
@@ -95,7 +113,7 @@ def estimate_paper(gray: np.ndarray) -> np.ndarray:
     paper = cv2.morphologyEx(
         small, cv2.MORPH_CLOSE, _kernel(small), borderType=cv2.BORDER_REPLICATE
     )
-    paper = cv2.blur(paper, (3, 3))
+
     paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR)
     return np.maximum(paper, 1)
 

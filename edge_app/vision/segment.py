@@ -26,12 +26,18 @@ MAX_ASPECT = 1.9  # width / height of a single digit (a flat 2 or a wide 0 stays
 MAX_STROKE = 0.42  # stroke width / height: above it the ink is a blob, not a stroke
 MAX_ELONGATION = 220.0  # area / stroke_width**2: a long hairline curve is a shadow edge
 MIN_STRONG_FRACTION = 0.12  # share of clearly-inked pixels
+PIECE_INK = 0.3  # median ink strength of a piece of pen ink (a soft shadow stays below)
 MIN_LINE_HEIGHT_RATIO = 0.45  # a piece this much smaller than its line's digits is punctuation
 MAX_PIECES = 400  # more candidate pieces than this is texture, not writing
 # Share of its box's outline a candidate may run along the image border. A digit cropped
 # tightly touches the border where its strokes end (a 7's bar at most); a strip of table
 # beyond the paper's edge, or a shadow's edge, runs along it.
 MAX_BORDER_CONTACT = 0.4
+# The paper on the darkest side of a candidate is at least this bright relative to the
+# brightest side (soft shadows and gradients stay above it; a table beside the sheet not).
+SAME_PAPER = 0.72
+NARROW = 0.45  # width / height below which a candidate is a 1 or a band
+BORDER_INK = 0.5  # median ink strength of a candidate cut by the image border
 
 
 @dataclass
@@ -101,8 +107,14 @@ def find_pieces(ink: Ink) -> list[Piece]:
     pieces = []
     for i in big:
         x, y, w, h, _area = (int(v) for v in stats[i])
-        mask = labels[y : y + h, x : x + w] == i
-        pieces.append(Piece(x, y, w, h, mask, int(strong_counts[i])))
+        piece = Piece(x, y, w, h, labels[y : y + h, x : x + w] == i, int(strong_counts[i]))
+        # Dark table beyond the sheet's edge runs along the image border, and the grey of a
+        # soft shadow is fainter than ink: drop both before they are merged with a digit.
+        if border_contact(piece, (height, width)) > MAX_BORDER_CONTACT:
+            continue
+        if np.median(ink.strength[y : y + h, x : x + w][piece.mask]) < PIECE_INK * 255:
+            continue
+        pieces.append(piece)
     return pieces
 
 
@@ -124,8 +136,11 @@ def _same_digit(a: Piece, b: Piece) -> bool:
     gap_y = max(a.y, b.y) - min(a.y + a.h, b.y + b.h)
     tall = max(a.h, b.h)
     union_h = max(a.y + a.h, b.y + b.h) - min(a.y, b.y)
-    # Stacked full digits (two lines of writing) are far apart and make a too-tall union.
-    return gap_y <= 0.3 * tall and union_h <= 1.45 * tall
+    # Stacked full digits (two lines of writing) are far apart and make a too-tall union;
+    # the halves of a digit whose pen skipped almost touch, and one of them is short.
+    if gap_y > 0.3 * tall:
+        return False
+    return union_h <= 1.45 * tall or (gap_y <= 0.08 * tall and min(a.h, b.h) <= 0.8 * tall)
 
 
 def group_pieces(pieces: list[Piece]) -> list[Piece]:
@@ -154,6 +169,11 @@ def stroke_width(mask: np.ndarray) -> float:
     return 2.0 * np.count_nonzero(m) / max(boundary, 1)
 
 
+def touches_border(g: Piece, shape: tuple[int, int]) -> bool:
+    """Whether the candidate's box reaches the edge of the image."""
+    return g.x == 0 or g.y == 0 or g.x + g.w == shape[1] or g.y + g.h == shape[0]
+
+
 def border_contact(g: Piece, shape: tuple[int, int]) -> float:
     """Length of the image border covered by the candidate, over its box's perimeter."""
     height, width = shape
@@ -169,12 +189,41 @@ def border_contact(g: Piece, shape: tuple[int, int]) -> float:
     return touch / (2.0 * (g.w + g.h))
 
 
-def is_digit_like(g: Piece, shape: tuple[int, int]) -> bool:
+def on_paper(g: Piece, gray: np.ndarray) -> bool:
+    """Whether the candidate has the same paper around it on every side.
+
+    Ink sits on paper. A dark band along the edge of a sheet lying on a table, or the corner
+    of the table beside it, has bright paper on one side and the dark table on the other.
+    Only narrow candidates (a 1, or such a band) and those touching the image border are
+    judged: a soft shadow falling across a wide digit can make its two sides differ as much.
+    Sides that fall outside the image (a tight crop) are not judged.
+    """
+    if g.w >= NARROW * g.h and not touches_border(g, gray.shape):
+        return True
+    height, width = gray.shape
+    pad = max(3, int(0.2 * max(g.h, g.w)))
+    x0, x1, y0, y1 = g.x, g.x + g.w, g.y, g.y + g.h
+    sides = [
+        gray[y0:y1, max(0, x0 - pad) : x0],
+        gray[y0:y1, x1 : min(width, x1 + pad)],
+        gray[max(0, y0 - pad) : y0, x0:x1],
+        gray[y1 : min(height, y1 + pad), x0:x1],
+    ]
+    # The bright end of each side: a neighbouring digit's ink in it must not count as table.
+    levels = [float(np.percentile(side, 75)) for side in sides if side.size >= 4]
+    if len(levels) < 2:
+        return True
+    return min(levels) >= SAME_PAPER * max(max(levels), 1.0)
+
+
+def is_digit_like(g: Piece, shape: tuple[int, int], strength: np.ndarray | None = None) -> bool:
     """Shape tests that every single digit passes and most non-digits fail.
 
     Args:
         g: the candidate.
         shape: (height, width) of the working image.
+        strength: the ink strength image; when given, a candidate touching the image border
+            must be dark like ink, not grey like the shadow of a hand coming in from the side.
     """
     if g.h < max(MIN_HEIGHT, MIN_HEIGHT_FRACTION * max(shape)):
         return False
@@ -191,7 +240,12 @@ def is_digit_like(g: Piece, shape: tuple[int, int]) -> bool:
     if area / (sw * sw) > MAX_ELONGATION:
         return False
     # A solid rectangle (a sticker, a dark box) is not a digit; a 1 is solid but narrow.
-    return not (area > 0.8 * g.w * g.h and g.h < 2.5 * g.w)
+    if area > 0.8 * g.w * g.h and g.h < 2.5 * g.w:
+        return False
+    if strength is not None and touches_border(g, shape):
+        crop = strength[g.y : g.y + g.h, g.x : g.x + g.w]
+        return float(np.median(crop[g.mask])) >= BORDER_INK * 255
+    return True
 
 
 def reading_order(groups: list[Piece]) -> list[list[Piece]]:
@@ -225,17 +279,22 @@ def drop_small_in_line(line: list[Piece]) -> list[Piece]:
     return [p for p in line if p.h >= MIN_LINE_HEIGHT_RATIO * tallest]
 
 
-def segment(ink: Ink) -> list[Piece]:
+def segment(ink: Ink, gray: np.ndarray) -> list[Piece]:
     """Digit candidates in reading order, with ``line`` set.
 
     Args:
         ink: the ink found in the working image.
+        gray: that image, polarity-corrected (dark ink on light paper).
 
     Returns:
         Candidate groups, lines top to bottom, each left to right.
     """
     shape = ink.weak.shape
-    groups = [g for g in group_pieces(find_pieces(ink)) if is_digit_like(g, shape)]
+    groups = [
+        g
+        for g in group_pieces(find_pieces(ink))
+        if is_digit_like(g, shape, ink.strength) and on_paper(g, gray)
+    ]
     out: list[Piece] = []
     for index, line in enumerate(reading_order(groups)):
         for g in drop_small_in_line(line):

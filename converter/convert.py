@@ -60,7 +60,11 @@ def quiet_native_output(what: str) -> Iterator[None]:
     """
     for stream in (sys.stdout, sys.stderr):
         stream.flush()
-    saved = [os.dup(1), os.dup(2)]
+    try:
+        saved = [os.dup(1), os.dup(2)]
+    except OSError:  # no standard descriptors (a daemon): nothing to keep clean
+        yield
+        return
     chatter = io.StringIO()
     with tempfile.TemporaryFile(mode="w+b") as sink:
         try:

@@ -270,3 +270,45 @@ def test_a_model_file_cannot_run_code(tmp_path):
     code, stdout, err = _run_main([str(path), "--out", str(tmp_path / "o")])
     assert code == 2 and "is not a loadable Keras model" in err
     assert "safe_mode" in err or "unsafe" in err.lower() or "lambda" in err.lower()
+
+
+def test_ship_publishes_verified_models_and_refuses_the_rest(converted, tmp_path):
+    from converter.ship import ShipError, ship
+    from converter.ship import main as ship_main
+
+    run, *_ = converted
+    models = tmp_path / "models"
+    written = ship(run, models)
+    assert sorted(p.name for p in written) == sorted(
+        ["digits_int8.tflite", "digits_float32.tflite", "conversion.json", "conversion.md"]
+    )
+    assert (models / "digits_int8.tflite").read_bytes() == (run / "model_int8.tflite").read_bytes()
+    assert Classifier(models / "digits_int8.tflite").contract.format == "int8"
+    shipped = json.loads((models / "conversion.json").read_text())
+    assert shipped["shipped"] == {"float32": "digits_float32.tflite", "int8": "digits_int8.tflite"}
+    assert "Shipped as the app's default models" in (models / "conversion.md").read_text()
+    assert not list(models.glob(".ship-*"))
+
+    tampered = tmp_path / "tampered"
+    tampered.mkdir()
+    for name in ("conversion.json", "model_int8.tflite", "model_float32.tflite"):
+        (tampered / name).write_bytes((run / name).read_bytes())
+    with (tampered / "model_int8.tflite").open("ab") as fh:
+        fh.write(b"\0")
+    with pytest.raises(ShipError, match="changed since it was verified"):
+        ship(tampered, tmp_path / "never")
+    assert not (tmp_path / "never").exists()
+
+    report = json.loads((tampered / "conversion.json").read_text())
+    report["formats"][-1]["passed"], report["formats"][-1]["status"] = False, "FAIL (lost 1 pp)"
+    (tampered / "conversion.json").write_text(json.dumps(report))
+    code, out, err = _run_ship(ship_main, [str(tampered), str(tmp_path / "never")])
+    assert code == 2 and out == "" and "failed the accuracy gate" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def _run_ship(entry, argv):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = entry(argv)
+    return code, out.getvalue(), err.getvalue()

@@ -91,6 +91,7 @@ def test_flags_become_a_frozen_config(tmp_path):
     assert config.archs == ("edge-cnn",) and config.epochs == 3 and config.limit == 500
     assert config.seed == 7 and not config.eda and config.batch_size == 64
     assert config.data_dir.is_absolute()  # resume works from any working directory
+    assert not config.deterministic and _config(["--deterministic"]).deterministic
     with pytest.raises(AttributeError):
         config.epochs = 4  # type: ignore[misc]
 

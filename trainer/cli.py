@@ -90,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed")
     parser.add_argument(
+        "--deterministic",
+        action="store_true",
+        help="bit-identical reruns of a seed (deterministic TensorFlow ops; slower)",
+    )
+    parser.add_argument(
         "--data-dir", type=Path, help="directory with the MNIST idx .gz files or mnist.npz"
     )
     parser.add_argument(
@@ -157,6 +162,7 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         learning_rate=args.learning_rate,
         patience=args.patience,
         augment=args.augment,
+        deterministic=args.deterministic,
     )
 
 

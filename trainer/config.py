@@ -32,6 +32,9 @@ class TrainConfig:
         patience: epochs without a better validation loss before stopping early (only in the
             second half of the schedule).
         augment: None = the architecture's default; True/False force it for all.
+        deterministic: make TensorFlow ops deterministic (bit-identical reruns of one seed;
+            slower). Without it a seed fixes initial weights, split, data order and
+            augmentation, but multithreaded float sums may differ in the last bits.
     """
 
     out: Path = Path("runs/latest")
@@ -49,6 +52,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     patience: int = 6
     augment: bool | None = None
+    deterministic: bool = False
 
     def __post_init__(self) -> None:
         unknown = [a for a in self.archs if a not in ARCHITECTURES]

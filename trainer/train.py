@@ -197,6 +197,10 @@ def train_arch(
     steps = math.ceil(len(y_train) / config.batch_size)
     state_file = ckpt_dir / "state.json"
 
+    if config.deterministic:
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
     state = _fresh_state()
     model = None
     if config.resume and state_file.is_file() and (ckpt_dir / "last.keras").is_file():

@@ -186,7 +186,9 @@ def run_worker(
         if result.get("memory"):
             result["memory"] = None  # the whole bench process: not this row's
         return result
-    case_file = Path(tempfile.mkstemp(dir=workdir, suffix=".case.json")[1])
+    fd, name = tempfile.mkstemp(dir=workdir, suffix=".case.json")
+    os.close(fd)
+    case_file = Path(name)
     result_file = case_file.with_suffix(".result.json")
     case_file.write_text(case.to_json())
     env = dict(os.environ)
@@ -295,6 +297,10 @@ def method_notes(config: BenchConfig, n_test: int) -> list[str]:
         "first). Median and p90 of single calls. TFLite rows time "
         "`Classifier.predict_proba` (quantize, set, invoke, read, dequantize: what the app "
         "pays); Keras times `model(x)` eagerly; peers time their own run call.",
+        "At one thread each call is timed a second time in process CPU time "
+        "(`time.process_time`): on a shared machine a long call is preempted far more often "
+        "than a short one, so wall-clock ratios against slow calls (Keras, a camera frame) are "
+        "checked against CPU-time ratios (bench.json `latency_cpu_ms`, end to end `cpu_latency`).",
         "invoke ms: `Interpreter.invoke()` alone on a second interpreter with the input already "
         "set - the compute the MAC analysis divides by.",
         f"Throughput: {config.throughput_images} images per call, median of several calls; "

@@ -242,17 +242,17 @@ def render_markdown(doc: dict[str, Any]) -> str:
     kernel = ratios.get("int8_vs_float32_kernel")
     if kernel is not None:
         lines.append(f"- int8 / float32 `invoke()` alone (no quantize/dequantize): {kernel:.3f}")
-    low_f32, low_keras = (
-        ratios.get("int8_vs_float32_latency_min"),
-        ratios.get("int8_vs_keras_call_latency_min"),
-    )
-    if low_f32 is not None or low_keras is not None:
-        keras_text = "—" if not low_keras else f"{low_keras:.5f} (1/{1 / low_keras:.0f})"
-        f32_text = "—" if low_f32 is None else f"{low_f32:.3f}"
+    cpu_f32 = ratios.get("int8_vs_float32_latency_cpu")
+    cpu_keras = ratios.get("int8_vs_keras_call_latency_cpu")
+    if cpu_f32 is not None or cpu_keras is not None:
+        keras_text = "—" if not cpu_keras else f"{cpu_keras:.5f} (1/{1 / cpu_keras:.0f})"
+        f32_text = "—" if cpu_f32 is None else f"{cpu_f32:.3f}"
+        e2e_cpu = ratios.get("e2e_cpu_median_ms")
+        e2e_text = "—" if e2e_cpu is None else f"{e2e_cpu:.3f} ms"
         lines.append(
-            f"- The same ratios from the fastest call of each (less sensitive to a busy "
-            f"machine, which slows long calls more): int8/float32 {f32_text}, "
-            f"int8/Keras {keras_text}"
+            f"- The same from process CPU time per call (one thread; a busy machine preempts "
+            f"long calls more than short ones, CPU time does not see that): int8/float32 "
+            f"{f32_text}, int8/Keras {keras_text}, end to end {e2e_text} per frame"
         )
     lines += _converter_lines(rows, doc)
     lines += ["", "## End to end (640x480 frame -> digits, one thread)", ""]
@@ -273,11 +273,13 @@ def render_markdown(doc: dict[str, Any]) -> str:
             t = s["latency"]
             cells.append([
                 label, str(s["frames"]), str(t["runs"]), _ms(t["median_ms"]), _ms(t["p90_ms"]),
+                _ms(s["cpu_latency"]["median_ms"]) if s.get("cpu_latency") else "—",
                 f"{s['fps']:.0f}", _ms(s["vision_ms_median"]), _ms(s["classify_ms_median"]),
                 f"{s['frames_read_exactly']}/{s['frames']}",
             ])  # fmt: skip
         lines += _table(
-            ["frames", "distinct", "timed", "median ms", "p90 ms", "FPS at median",
+            ["frames", "distinct", "timed", "median ms", "p90 ms", "CPU ms (median)",
+             "FPS at median",
              "vision ms (median)", "classifier ms (median)", "read exactly"],
             cells,
         )  # fmt: skip

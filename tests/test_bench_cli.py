@@ -53,7 +53,8 @@ ROW = {
     "status": str, "error": (str, type(None)), "size_bytes": (int, type(None)),
     "accuracy": (float, type(None)), "agreement": (float, type(None)),
     "delta_pp": (float, int, type(None)), "latency_ms": (dict, type(None)),
-    "kernel_ms": (dict, type(None)), "throughput": (dict, type(None)),
+    "kernel_ms": (dict, type(None)), "latency_cpu_ms": (dict, type(None)),
+    "throughput": (dict, type(None)),
     "load_ms": (float, type(None)), "memory": (dict, type(None)), "macs": (int, type(None)),
     "notes": list,
 }  # fmt: skip
@@ -141,6 +142,8 @@ def test_each_row_in_its_own_process_with_plots_and_end_to_end(run_dir, data_dir
     assert doc["e2e"] is not None and "ok" in doc["e2e"]
     if doc["e2e"]["ok"]:
         assert doc["e2e"]["latency"]["median_ms"] > 0 and doc["e2e"]["frame_size"] == [640, 480]
+        assert doc["e2e"]["cpu_latency"]["median_ms"] > 0 and doc["e2e"]["string"]["frames"]
+    assert float32["latency_cpu_ms"]["median_ms"] > 0
     for name in ("bench_latency_accuracy.png", "bench_size.png"):
         assert (run_dir / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert not list(run_dir.glob(".*tmp"))  # atomic writes leave no temp files behind

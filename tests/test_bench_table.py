@@ -33,6 +33,7 @@ def ok_result(predictions, median=1.0, kernel=None) -> dict:
         "ok": True,
         "predictions": list(predictions),
         "latency": timing(median),
+        "latency_cpu": timing(median * 0.9),
         "kernel": timing(kernel) if kernel else None,
         "load_ms": 3.0,
         "throughput": {"batch": 10, "items_per_s": 100.0, "mode": "loop"},
@@ -116,6 +117,8 @@ def test_summary_ratios_use_one_runtime_at_one_thread():
     assert ratios["keras_call_vs_int8_speedup"] == pytest.approx(200.0)
     assert ratios["int8_vs_float32_size"] == pytest.approx(0.25)
     assert ratios["e2e_fps"] == pytest.approx(400.0)
+    assert ratios["int8_vs_float32_latency_cpu"] == pytest.approx(0.5)
+    assert ratios["int8_vs_keras_call_latency_cpu"] == pytest.approx(0.005)
     assert [t["met"] for t in summary["targets"]] == [True, True, True, True]
 
 

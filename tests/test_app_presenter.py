@@ -276,6 +276,14 @@ def test_good_user_model_is_used_first():
     assert (engine.name, warning) == ("mine (--model)", "")
 
 
+def test_user_model_that_is_a_shipped_file_is_offered_once():
+    load, _ = fake_loader(broken=set())
+    shipped = {"int8": Path("m/digits_int8.tflite"), "float32": Path("m/digits_float32.tflite")}
+    book = EngineBook(shipped, Path("m/../m/digits_float32.tflite"), load)
+    assert book.names == ["float32", "int8"]
+    assert book.first_usable()[0].name == "float32"
+
+
 def test_no_model_at_all_is_a_clear_error():
     load, _ = fake_loader(broken=set())
     with pytest.raises(ModelError, match="no model to run"):

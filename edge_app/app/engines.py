@@ -61,6 +61,13 @@ def shipped_model_paths() -> dict[str, Path]:
     return {name: Path(p) for name, p in shipped_models().items() if Path(p).is_file()}
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
+
+
 def user_model_name(path: Path) -> str:
     return f"{Path(path).stem} (--model)"
 
@@ -86,12 +93,16 @@ class EngineBook:
         shipped = shipped_model_paths() if shipped is None else dict(shipped)
         self.paths: dict[str, Path] = {}
         self.user_name: str | None = None
-        if user_model is not None:
-            self.user_name = user_model_name(user_model)
-            self.paths[self.user_name] = Path(user_model)
         ordered = sorted(
             shipped, key=lambda n: PREFERRED_SHIPPED.index(n) if n in PREFERRED_SHIPPED else 99
         )
+        same = [n for n in shipped if user_model is not None and _same_file(user_model, shipped[n])]
+        if same:  # --model names a shipped file: offer it once, under its shipped name, first
+            ordered.remove(same[0])
+            ordered.insert(0, same[0])
+        elif user_model is not None:
+            self.user_name = user_model_name(user_model)
+            self.paths[self.user_name] = Path(user_model)
         for name in ordered:
             self.paths[name] = shipped[name]
         self._loader = loader or (

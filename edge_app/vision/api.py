@@ -10,7 +10,7 @@ import numpy as np
 
 from edge_app.vision.framing import frame_digit
 from edge_app.vision.image import WorkImage, prepare
-from edge_app.vision.ink import WEAK_INK, Ink, bright_is_thin, find_ink, light_ink, median_gray
+from edge_app.vision.ink import WEAK_INK, Ink, bright_is_thin, find_ink, median_gray
 from edge_app.vision.segment import Piece, segment
 
 log = logging.getLogger(__name__)
@@ -19,8 +19,10 @@ log = logging.getLogger(__name__)
 # fewer pixels to label), while each digit is framed from the sharper working image.
 SEGMENT_SIDE = 320
 MARGIN = 2  # px of working image kept around a candidate so its soft edges survive
+# Images this small (longest side, px) are crops - a dataset sample, a form field - not
+# camera frames: evenly lit, with the digit filling them.
+SCAN_SIDE = 200
 DARK_IMAGE = 110  # median gray below which light ink on a dark ground is considered
-BLACK_GROUND = 60  # median gray of a truly black ground (MNIST, a drawing canvas)
 
 
 @dataclass(frozen=True)
@@ -78,18 +80,28 @@ def _candidate_ink(gray: np.ndarray, ink: Ink, g: Piece, factor: float) -> np.nd
     return np.clip(strength * (255.0 / max(level, 0.05)), 0, 255)
 
 
-def _ink_and_digits(gray: np.ndarray) -> tuple[Ink, list[Piece]]:
+def _border_median(gray: np.ndarray) -> int:
+    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+    return int(np.median(border))
+
+
+def _ink_and_digits(gray: np.ndarray, scan: bool) -> tuple[Ink, list[Piece]]:
     """Find ink of the right polarity and its digit candidates.
 
-    Paper is usually the brighter part of a photo, so a bright image is read as dark ink on
-    light paper in one pass. A dark image may be light ink on black (an MNIST-style sample, a
-    drawing canvas) or a sheet of paper on a dark table: both readings are tried, and the one
-    that finds more digits wins (light strokes only if the bright part of the image is thin,
-    not a sheet); on a tie, white-on-black wins only on a truly black ground whose thin
-    structures are light.
+    Paper is usually the brighter part of a photo, so an image that is bright overall and at
+    its border is read as dark ink on light paper in one pass. Otherwise it may be light ink
+    on black (an MNIST-style sample, a drawing canvas, a tight crop of one) or a sheet of paper
+    on a dark table: if the bright part of the image is thin (strokes, not a sheet) both
+    readings are tried and the one that finds more digits wins; on a tie, the ground is what
+    lies along the border. A small scan is evenly lit and mostly ground along its border, so
+    the border alone tells its polarity.
     """
-    median = median_gray(gray)
-    if median >= DARK_IMAGE or not bright_is_thin(gray):
+    median, border = median_gray(gray), _border_median(gray)
+    dark_border = border < DARK_IMAGE
+    if scan:
+        ink = find_ink(gray, inverted=border < 128, scan=True)
+        return ink, segment(ink, cv2.bitwise_not(gray) if ink.inverted else gray, scan=True)
+    if (median >= DARK_IMAGE and not dark_border) or not bright_is_thin(gray):
         ink = find_ink(gray, inverted=False)
         return ink, segment(ink, gray)
     readings = []
@@ -99,8 +111,7 @@ def _ink_and_digits(gray: np.ndarray) -> tuple[Ink, list[Piece]]:
     dark, light = readings[0][1], readings[1][1]
     if len(light) != len(dark):
         return readings[0] if len(dark) > len(light) else readings[1]
-    prefer_light = median < BLACK_GROUND and light_ink(gray)
-    return readings[1] if prefer_light else readings[0]
+    return readings[1] if dark_border else readings[0]
 
 
 def find_digits(image: np.ndarray, *, max_side: int = 640) -> list[DigitCandidate]:
@@ -134,7 +145,8 @@ def find_digits(image: np.ndarray, *, max_side: int = 640) -> list[DigitCandidat
         factor = gray.shape[1] / size[0]
     else:
         seg_gray, factor = gray, 1.0
-    ink, groups = _ink_and_digits(seg_gray)
+    scan = max(work.original_size) <= SCAN_SIDE
+    ink, groups = _ink_and_digits(seg_gray, scan)
     log.debug("%d digit candidate(s)", len(groups))
     out = []
     for g in groups:

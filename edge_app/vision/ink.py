@@ -118,13 +118,24 @@ def estimate_paper(gray: np.ndarray) -> np.ndarray:
     return np.maximum(paper, 1)
 
 
-def find_ink(gray: np.ndarray, inverted: bool | None = None) -> Ink:
+def flat_paper(gray: np.ndarray) -> np.ndarray:
+    """The paper level of an evenly lit scan: the median of Otsu's bright class."""
+    level, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    bright = gray[gray > level]
+    value = int(np.median(bright)) if bright.size else 255
+    return np.full(gray.shape, max(value, 1), np.uint8)
+
+
+def find_ink(gray: np.ndarray, inverted: bool | None = None, *, scan: bool = False) -> Ink:
     """Normalise the illumination of a gray working image and threshold its ink.
 
     Args:
         gray: (h, w) uint8 working image.
         inverted: True for light ink on a dark ground, False for dark ink on light paper,
             None to guess (:func:`light_ink`).
+        scan: the image is a small, evenly lit crop (a dataset sample, a form field): its
+            strokes may be as wide as a quarter of the image, too wide for the closing, so
+            the paper is taken as one level instead.
 
     Returns:
         The :class:`Ink` found (possibly none).
@@ -133,7 +144,7 @@ def find_ink(gray: np.ndarray, inverted: bool | None = None) -> Ink:
         inverted = light_ink(gray)
     if inverted:
         gray = cv2.bitwise_not(gray)
-    paper = estimate_paper(gray)
+    paper = flat_paper(gray) if scan else estimate_paper(gray)
     # strength = 255 * (1 - gray / paper), saturating, all in uint8
     ratio = cv2.divide(gray, paper, scale=255)
     strength = cv2.bitwise_not(ratio)

@@ -19,9 +19,9 @@ from edge_app.vision.lines import looks_like_ruling, remove_rulings
 
 log = logging.getLogger(__name__)
 
-MIN_AREA = 8  # px in the working image: less is sensor noise or dust
+MIN_AREA = 6  # px in the working image: less is sensor noise or dust
 MIN_HEIGHT_FRACTION = 0.018  # of the working image's longer side ...
-MIN_HEIGHT = 8  # ... and never below this many pixels
+MIN_HEIGHT = 6  # ... and never below this many pixels
 MAX_ASPECT = 1.9  # width / height of a single digit (a flat 2 or a wide 0 stays below)
 MAX_STROKE = 0.42  # stroke width / height: above it the ink is a blob, not a stroke
 MAX_ELONGATION = 220.0  # area / stroke_width**2: a long hairline curve is a shadow edge
@@ -77,11 +77,13 @@ def _components(
     return n, labels, stats, strong_counts
 
 
-def find_pieces(ink: Ink) -> list[Piece]:
+def find_pieces(ink: Ink, gray: np.ndarray, scan: bool = False) -> list[Piece]:
     """Connected pieces of ink big enough to matter, rulings removed.
 
     Args:
         ink: the ink found in the working image.
+        gray: that image, polarity-corrected (dark ink on light paper).
+        scan: a small clean crop: no rulings, tables or shadows to look for.
 
     Returns:
         Pieces (unordered).
@@ -96,7 +98,7 @@ def find_pieces(ink: Ink) -> list[Piece]:
         x, y, w, h, area = (int(v) for v in stats[i])
         hor, ver = looks_like_ruling(w, h, area, width, height)
         horizontal, vertical = horizontal or hor, vertical or ver
-    if horizontal or vertical:
+    if (horizontal or vertical) and not scan:
         weak = remove_rulings(weak, horizontal, vertical)
         n, labels, stats, strong_counts = _components(weak, ink.strong & (weak > 0))
         big = np.flatnonzero((stats[:, cv2.CC_STAT_AREA] >= MIN_AREA) & (strong_counts > 0))
@@ -108,11 +110,16 @@ def find_pieces(ink: Ink) -> list[Piece]:
     for i in big:
         x, y, w, h, _area = (int(v) for v in stats[i])
         piece = Piece(x, y, w, h, labels[y : y + h, x : x + w] == i, int(strong_counts[i]))
+        if scan:
+            pieces.append(piece)
+            continue
         # Dark table beyond the sheet's edge runs along the image border, and the grey of a
         # soft shadow is fainter than ink: drop both before they are merged with a digit.
         if border_contact(piece, (height, width)) > MAX_BORDER_CONTACT:
             continue
         if np.median(ink.strength[y : y + h, x : x + w][piece.mask]) < PIECE_INK * 255:
+            continue
+        if touches_border(piece, (height, width)) and not on_paper(piece, gray):
             continue
         pieces.append(piece)
     return pieces
@@ -216,7 +223,9 @@ def on_paper(g: Piece, gray: np.ndarray) -> bool:
     return min(levels) >= SAME_PAPER * max(max(levels), 1.0)
 
 
-def is_digit_like(g: Piece, shape: tuple[int, int], strength: np.ndarray | None = None) -> bool:
+def is_digit_like(
+    g: Piece, shape: tuple[int, int], strength: np.ndarray | None = None, scan: bool = False
+) -> bool:
     """Shape tests that every single digit passes and most non-digits fail.
 
     Args:
@@ -224,9 +233,13 @@ def is_digit_like(g: Piece, shape: tuple[int, int], strength: np.ndarray | None 
         shape: (height, width) of the working image.
         strength: the ink strength image; when given, a candidate touching the image border
             must be dark like ink, not grey like the shadow of a hand coming in from the side.
+        scan: a small clean crop, whose digit may fill it and touch every edge, with strokes
+            as fat as an upscaled 8x8 sample's: only size and proportions are checked.
     """
     if g.h < max(MIN_HEIGHT, MIN_HEIGHT_FRACTION * max(shape)):
         return False
+    if scan:
+        return g.w <= MAX_ASPECT * g.h
     if border_contact(g, shape) > MAX_BORDER_CONTACT:
         return False
     if g.w > MAX_ASPECT * g.h:
@@ -279,12 +292,13 @@ def drop_small_in_line(line: list[Piece]) -> list[Piece]:
     return [p for p in line if p.h >= MIN_LINE_HEIGHT_RATIO * tallest]
 
 
-def segment(ink: Ink, gray: np.ndarray) -> list[Piece]:
+def segment(ink: Ink, gray: np.ndarray, scan: bool = False) -> list[Piece]:
     """Digit candidates in reading order, with ``line`` set.
 
     Args:
         ink: the ink found in the working image.
         gray: that image, polarity-corrected (dark ink on light paper).
+        scan: a small clean crop (see :func:`is_digit_like`).
 
     Returns:
         Candidate groups, lines top to bottom, each left to right.
@@ -292,8 +306,8 @@ def segment(ink: Ink, gray: np.ndarray) -> list[Piece]:
     shape = ink.weak.shape
     groups = [
         g
-        for g in group_pieces(find_pieces(ink))
-        if is_digit_like(g, shape, ink.strength) and on_paper(g, gray)
+        for g in group_pieces(find_pieces(ink, gray, scan))
+        if is_digit_like(g, shape, ink.strength, scan) and (scan or on_paper(g, gray))
     ]
     out: list[Piece] = []
     for index, line in enumerate(reading_order(groups)):

@@ -112,3 +112,39 @@ def test_reader_reads_tight_crops_with_the_shipped_model(mini_test):
     read = [reader.read(crop).digits for crop in crops]
     accuracy = float(np.mean([r == str(y) for r, y in zip(read, labels, strict=True)]))
     assert accuracy >= 0.93, f"reader read {accuracy:.3f} of the tight crops"
+
+
+def _paper_photo(glyph: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A 640x480 BGR frame: lit paper, one MNIST digit written ~90 px tall somewhere on it."""
+    import cv2
+
+    yy, xx = np.mgrid[0:480, 0:640]
+    page = 195 + 35 * xx / 640 + 15 * yy / 480
+    ink = cv2.resize(glyph, (90, 90), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255
+    x, y = int(rng.integers(40, 510)), int(rng.integers(40, 350))
+    page[y : y + 90, x : x + 90] *= 1 - 0.85 * ink
+    page += rng.normal(0, 3, page.shape)
+    gray = cv2.GaussianBlur(np.clip(page, 0, 255).astype(np.uint8), (3, 3), 0)
+    return cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR)
+
+
+@needs_int8
+def test_digits_predict_uses_the_shipped_model_by_default(mini_test, tmp_path, capsys):
+    """No --model: photos of one digit of each class, through files, vision and the int8 model."""
+    import cv2
+
+    from edge_app import cli
+
+    images, labels = mini_test
+    rng = np.random.default_rng(4)
+    paths, truth = [], []
+    for digit in range(10):
+        index = int(np.flatnonzero(labels == digit)[0])
+        path = tmp_path / f"photo_{digit}.jpg"
+        cv2.imwrite(str(path), _paper_photo(images[index], rng))
+        paths.append(str(path))
+        truth.append(str(digit))
+    assert cli.main([*paths, "--json", "-q"]) == 0
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    read = [r["digits"] for r in records]
+    assert sum(r == t for r, t in zip(read, truth, strict=True)) >= 9, read

@@ -133,20 +133,22 @@ class PhotoMaker:
         strength = rng.uniform(0.25, 0.7)  # how much the line darkens the paper
         thick = int(rng.integers(1, 3))
         if kind != "none":
+            # All lines go into one coverage mask, applied once: a page has dozens of them.
+            mask = np.zeros((h, w), np.float32)
             step = spacing * (0.5 if kind == "grid" else 1.0)
             offset = rng.uniform(0, step)
-            y = offset
-            while y < h:
-                _line(paper, (0, y), (w, y), colour, strength, thick)
-                y += step
+            ys = np.arange(offset, h, step)
             if kind == "grid":
-                x = rng.uniform(0, step)
-                while x < w:
-                    _line(paper, (x, 0), (x, h), colour, strength * 0.8, thick)
-                    x += step
+                for x in np.arange(rng.uniform(0, step), w, step):
+                    cv2.line(mask, (int(x), 0), (int(x), h), 0.8, thick, cv2.LINE_AA)
+            for y in ys:
+                cv2.line(mask, (0, int(y)), (w, int(y)), 1.0, thick, cv2.LINE_AA)
+            _darken(paper, mask, colour, strength)
         if rng.random() < 0.25:
-            x = rng.uniform(0.05, 0.25) * w
-            _line(paper, (x, 0), (x, h), np.array([0.55, 0.5, 0.95]), rng.uniform(0.4, 0.8), 2)
+            mask = np.zeros((h, w), np.float32)
+            x = int(rng.uniform(0.05, 0.25) * w)
+            cv2.line(mask, (x, 0), (x, h), 1.0, 2, cv2.LINE_AA)
+            _darken(paper, mask, np.array([0.55, 0.5, 0.95]), rng.uniform(0.4, 0.8))
 
     def _ink(self, glyph: np.ndarray, height: int) -> np.ndarray:
         """A pen-like ink coverage mask (float 0..1) of a glyph scaled to ``height`` px."""
@@ -321,10 +323,8 @@ def _box(ink: np.ndarray, x: int, y: int) -> tuple[int, int, int, int]:
     return (x + int(xs.min()), y + int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1)
 
 
-def _line(page: np.ndarray, p0, p1, colour: np.ndarray, strength: float, thick: int) -> None:
-    """Draw a printed line by darkening the paper towards ``colour``."""
-    mask = np.zeros(page.shape[:2], np.float32)
-    cv2.line(mask, (int(p0[0]), int(p0[1])), (int(p1[0]), int(p1[1])), 1.0, thick, cv2.LINE_AA)
+def _darken(page: np.ndarray, mask: np.ndarray, colour: np.ndarray, strength: float) -> None:
+    """Print lines (coverage ``mask``) by darkening the paper towards ``colour``."""
     page *= 1 - (mask * strength)[..., None] * (1 - colour)
 
 

@@ -93,14 +93,18 @@ def size_figure(rows: list[dict[str, Any]]) -> Any:
     import matplotlib.pyplot as plt
 
     sizes: dict[str, int] = {}
+    kinds: dict[str, str] = {}
     for r in rows:
         if r.get("size_bytes") and r["variant"] not in sizes:
             sizes[r["variant"]] = r["size_bytes"]
+            kinds[r["variant"]] = r["kind"]
     reference = sizes.get("float32")
     fig, ax = plt.subplots(figsize=(7, 4))
     names = list(sizes)
     kb = [sizes[n] / 1024 for n in names]
-    bars = ax.bar(names, kb, color="tab:blue")
+    # TFLite variants blue; the Keras original and the ONNX export grey
+    colours = ["tab:blue" if kinds[n] == "tflite" else "tab:gray" for n in names]
+    bars = ax.bar(names, kb, color=colours)
     for bar, name in zip(bars, names, strict=True):
         label = f"{sizes[name] / 1024:.0f} KB"
         if reference:

@@ -12,6 +12,8 @@ DATA = Path(__file__).parent / "data"
 def _isolated_homes(tmp_path_factory, monkeypatch):
     """Keep Keras and Kivy caches out of $HOME, and make accidental downloads fail fast."""
     homes = tmp_path_factory.getbasetemp() / "homes"
+    for sub in ("keras", "kivy"):  # Kivy creates only the last level of KIVY_HOME
+        (homes / sub).mkdir(parents=True, exist_ok=True)
     monkeypatch.setenv("KERAS_HOME", str(homes / "keras"))
     monkeypatch.setenv("KIVY_HOME", str(homes / "kivy"))
     monkeypatch.setenv("KIVY_NO_ARGS", "1")

@@ -10,7 +10,14 @@ import numpy as np
 
 from edge_app.vision.framing import frame_digit
 from edge_app.vision.image import WorkImage, prepare
-from edge_app.vision.ink import WEAK_INK, Ink, bright_is_thin, find_ink, median_gray
+from edge_app.vision.ink import (
+    WEAK_INK,
+    Ink,
+    bright_is_thin,
+    find_ink,
+    light_ink,
+    median_gray,
+)
 from edge_app.vision.segment import Piece, segment
 
 log = logging.getLogger(__name__)
@@ -22,6 +29,7 @@ MARGIN = 2  # px of working image kept around a candidate so its soft edges surv
 # Images this small (longest side, px) are crops - a dataset sample, a form field - not
 # camera frames: evenly lit, with the digit filling them.
 SCAN_SIDE = 200
+BLACK_GROUND = 60  # median gray of a truly black ground (MNIST, a drawing canvas)
 DARK_IMAGE = 110  # median gray below which light ink on a dark ground is considered
 
 
@@ -92,9 +100,9 @@ def _ink_and_digits(gray: np.ndarray, scan: bool) -> tuple[Ink, list[Piece]]:
     its border is read as dark ink on light paper in one pass. Otherwise it may be light ink
     on black (an MNIST-style sample, a drawing canvas, a tight crop of one) or a sheet of paper
     on a dark table: if the bright part of the image is thin (strokes, not a sheet) both
-    readings are tried and the one that finds more digits wins; on a tie, the ground is what
-    lies along the border. A small scan is evenly lit and mostly ground along its border, so
-    the border alone tells its polarity.
+    readings are tried and the one that finds more digits wins; on a tie, dark ink on paper
+    wins unless the ground is black. A small scan is evenly lit and mostly ground along its
+    border, so the border alone tells its polarity.
     """
     median, border = median_gray(gray), _border_median(gray)
     dark_border = border < DARK_IMAGE
@@ -111,7 +119,10 @@ def _ink_and_digits(gray: np.ndarray, scan: bool) -> tuple[Ink, list[Piece]]:
     dark, light = readings[0][1], readings[1][1]
     if len(light) != len(dark):
         return readings[0] if len(dark) > len(light) else readings[1]
-    return readings[1] if dark_border else readings[0]
+    # A tie between a digit on paper and "a light digit" that is really the sheet itself:
+    # paper wins unless the ground is truly black and its thin structures are light.
+    prefer_light = median < BLACK_GROUND and light_ink(gray)
+    return readings[1] if prefer_light else readings[0]
 
 
 def find_digits(image: np.ndarray, *, max_side: int = 640) -> list[DigitCandidate]:

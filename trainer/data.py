@@ -323,7 +323,9 @@ def load_mnist(
         if mnist is not None:
             log.info("MNIST from %s %s (official files: %s)", label, location, mnist.official)
             return mnist
-        log.debug("no MNIST at %s %s", label, location)
+        # An explicit --data-dir that holds nothing is worth a warning; the rest is routine.
+        log.log(logging.WARNING if label == "--data-dir" else logging.DEBUG,
+                "no MNIST at %s %s", label, location)  # fmt: skip
         tried.append(f"{label} {location} (no idx files or mnist.npz)")
 
     if download:

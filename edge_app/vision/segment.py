@@ -36,6 +36,7 @@ MAX_BORDER_CONTACT = 0.4
 # The paper on the darkest side of a candidate is at least this bright relative to the
 # brightest side (soft shadows and gradients stay above it; a table beside the sheet not).
 SAME_PAPER = 0.72
+SAME_PAPER_WIDE = 0.45
 NARROW = 0.45  # width / height below which a candidate is a 1 or a band
 BORDER_INK = 0.5  # median ink strength of a candidate cut by the image border
 
@@ -201,12 +202,12 @@ def on_paper(g: Piece, gray: np.ndarray) -> bool:
 
     Ink sits on paper. A dark band along the edge of a sheet lying on a table, or the corner
     of the table beside it, has bright paper on one side and the dark table on the other.
-    Only narrow candidates (a 1, or such a band) and those touching the image border are
-    judged: a soft shadow falling across a wide digit can make its two sides differ as much.
-    Sides that fall outside the image (a tight crop) are not judged.
+    Narrow candidates (a 1, or such a band) and those touching the image border are judged
+    strictly; wider ones leniently, since a hand's shadow falling across a wide digit can make
+    its two sides differ nearly as much as paper and table. Sides that fall outside the image
+    (a tight crop) are not judged.
     """
-    if g.w >= NARROW * g.h and not touches_border(g, gray.shape):
-        return True
+    strict = g.w < NARROW * g.h or touches_border(g, gray.shape)
     height, width = gray.shape
     pad = max(3, int(0.2 * max(g.h, g.w)))
     x0, x1, y0, y1 = g.x, g.x + g.w, g.y, g.y + g.h
@@ -220,7 +221,7 @@ def on_paper(g: Piece, gray: np.ndarray) -> bool:
     levels = [float(np.percentile(side, 75)) for side in sides if side.size >= 4]
     if len(levels) < 2:
         return True
-    return min(levels) >= SAME_PAPER * max(max(levels), 1.0)
+    return min(levels) >= (SAME_PAPER if strict else SAME_PAPER_WIDE) * max(max(levels), 1.0)
 
 
 def is_digit_like(

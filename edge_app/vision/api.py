@@ -29,8 +29,7 @@ MARGIN = 2  # px of working image kept around a candidate so its soft edges surv
 # Images this small (longest side, px) are crops - a dataset sample, a form field - not
 # camera frames: evenly lit, with the digit filling them.
 SCAN_SIDE = 200
-BLACK_GROUND = 60  # median gray of a truly black ground (MNIST, a drawing canvas)
-DARK_IMAGE = 110  # median gray below which light ink on a dark ground is considered
+BLACK_GROUND = 60  # median gray below which a photo may be light ink on a black ground
 
 
 @dataclass(frozen=True)
@@ -96,20 +95,19 @@ def _border_median(gray: np.ndarray) -> int:
 def _ink_and_digits(gray: np.ndarray, scan: bool) -> tuple[Ink, list[Piece]]:
     """Find ink of the right polarity and its digit candidates.
 
-    Paper is usually the brighter part of a photo, so an image that is bright overall and at
-    its border is read as dark ink on light paper in one pass. Otherwise it may be light ink
-    on black (an MNIST-style sample, a drawing canvas, a tight crop of one) or a sheet of paper
-    on a dark table: if the bright part of the image is thin (strokes, not a sheet) both
-    readings are tried and the one that finds more digits wins; on a tie, dark ink on paper
-    wins unless the ground is black. A small scan is evenly lit and mostly ground along its
-    border, so the border alone tells its polarity.
+    Paper is usually the brighter part of a photo, so a photo is read as dark ink on light
+    paper in one pass unless it is mostly black. Then it may be light ink on black (a drawing
+    canvas, a screen, a chalkboard) or a sheet of paper on a black table: if the bright part
+    of the image is thin (strokes, not a sheet) both readings are tried and the one that finds
+    more digits wins; on a tie, dark ink on paper wins unless the thin structures are light.
+    A small scan is evenly lit and mostly ground along its border, so the border alone tells
+    its polarity.
     """
-    median, border = median_gray(gray), _border_median(gray)
-    dark_border = border < DARK_IMAGE
     if scan:
-        ink = find_ink(gray, inverted=border < 128, scan=True)
+        ink = find_ink(gray, inverted=_border_median(gray) < 128, scan=True)
         return ink, segment(ink, cv2.bitwise_not(gray) if ink.inverted else gray, scan=True)
-    if (median >= DARK_IMAGE and not dark_border) or not bright_is_thin(gray):
+    median = median_gray(gray)
+    if median >= BLACK_GROUND or not bright_is_thin(gray):
         ink = find_ink(gray, inverted=False)
         return ink, segment(ink, gray)
     readings = []
@@ -121,8 +119,7 @@ def _ink_and_digits(gray: np.ndarray, scan: bool) -> tuple[Ink, list[Piece]]:
         return readings[0] if len(dark) > len(light) else readings[1]
     # A tie between a digit on paper and "a light digit" that is really the sheet itself:
     # paper wins unless the ground is truly black and its thin structures are light.
-    prefer_light = median < BLACK_GROUND and light_ink(gray)
-    return readings[1] if prefer_light else readings[0]
+    return readings[1] if light_ink(gray) else readings[0]
 
 
 def find_digits(image: np.ndarray, *, max_side: int = 640) -> list[DigitCandidate]:

@@ -18,7 +18,8 @@ from edge_app.vision.ink import (
     light_ink,
     median_gray,
 )
-from edge_app.vision.segment import Piece, segment
+from edge_app.vision.pieces import Piece
+from edge_app.vision.segment import segment
 
 log = logging.getLogger(__name__)
 

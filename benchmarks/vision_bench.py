@@ -191,6 +191,9 @@ def bench_latency(reader: Reader, maker: PhotoMaker, cfg: BenchConfig) -> dict[s
         "p90_ms": round(float(np.percentile(total, 90)), 3),
         "vision_median_ms": round(float(np.median(vision)), 3),
         "vision_p90_ms": round(float(np.percentile(vision, 90)), 3),
+        # CPU time of this thread: what a frame costs when the machine is not shared
+        "cpu_median_ms": round(float(np.median(cpu)), 3),
+        "cpu_p90_ms": round(float(np.percentile(cpu, 90)), 3),
     }
 
 

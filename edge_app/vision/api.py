@@ -15,7 +15,6 @@ from edge_app.vision.ink import (
     Ink,
     bright_is_thin,
     find_ink,
-    light_ink,
     median_gray,
 )
 from edge_app.vision.pieces import Piece
@@ -100,7 +99,7 @@ def _ink_and_digits(gray: np.ndarray, scan: bool) -> tuple[Ink, list[Piece]]:
     paper in one pass unless it is mostly black. Then it may be light ink on black (a drawing
     canvas, a screen, a chalkboard) or a sheet of paper on a black table: if the bright part
     of the image is thin (strokes, not a sheet) both readings are tried and the one that finds
-    more digits wins; on a tie, dark ink on paper wins unless the thin structures are light.
+    more digits wins; on a tie, dark ink on paper wins.
     A small scan is evenly lit and mostly ground along its border, so the border alone tells
     its polarity.
     """
@@ -116,11 +115,9 @@ def _ink_and_digits(gray: np.ndarray, scan: bool) -> tuple[Ink, list[Piece]]:
         ink = find_ink(gray, inverted=inverted)
         readings.append((ink, segment(ink, cv2.bitwise_not(gray) if inverted else gray)))
     dark, light = readings[0][1], readings[1][1]
-    if len(light) != len(dark):
-        return readings[0] if len(dark) > len(light) else readings[1]
-    # A tie between a digit on paper and "a light digit" that is really the sheet itself:
-    # paper wins unless the ground is truly black and its thin structures are light.
-    return readings[1] if light_ink(gray) else readings[0]
+    # On a tie, "a light digit" is more often the sheet itself on a black table than chalk:
+    # paper wins.
+    return readings[1] if len(light) > len(dark) else readings[0]
 
 
 def find_digits(image: np.ndarray, *, max_side: int = 640) -> list[DigitCandidate]:

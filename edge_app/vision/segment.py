@@ -39,10 +39,10 @@ def reading_order(groups: list[Piece]) -> list[list[Piece]]:
 
 
 def drop_small_in_line(line: list[Piece]) -> list[Piece]:
-    """Drop dots, commas and dashes: much smaller than the digits they sit with."""
+    """Drop dots, commas, dashes and stubs: much smaller than the tallest digit beside them."""
     if len(line) < 2:
         return line
-    tallest = float(np.median([p.h for p in line]))
+    tallest = float(max(p.h for p in line))
     return [p for p in line if p.h >= MIN_LINE_HEIGHT_RATIO * tallest]
 
 

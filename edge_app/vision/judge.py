@@ -28,6 +28,7 @@ MAX_BORDER_CONTACT = 0.4
 # brightest side (soft shadows and gradients stay above it; a table beside the sheet not).
 SAME_PAPER = 0.72
 SAME_PAPER_WIDE = 0.45
+DARKER_THAN_SHADOW = 0.5  # ink / darkest side: pen ink beside a shadow, not a table band
 NARROW = 0.45  # width / height below which a candidate is a 1 or a band
 BORDER_INK = 0.5  # median ink strength of a candidate cut by the image border
 
@@ -78,7 +79,12 @@ def on_paper(g: Piece, gray: np.ndarray) -> bool:
     levels = [float(np.percentile(side, 75)) for side in sides if side.size >= 4]
     if len(levels) < 2:
         return True
-    return min(levels) >= (SAME_PAPER if strict else SAME_PAPER_WIDE) * max(max(levels), 1.0)
+    if min(levels) >= (SAME_PAPER if strict else SAME_PAPER_WIDE) * max(max(levels), 1.0):
+        return True
+    # A band of table is as dark as the table beside it; pen ink in a shadow's neighbourhood
+    # is still much darker than the shadowed paper.
+    ink = float(np.percentile(gray[y0:y1, x0:x1][g.mask], 25))
+    return ink < DARKER_THAN_SHADOW * min(levels)
 
 
 def stroke_width(mask: np.ndarray) -> float:

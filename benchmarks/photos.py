@@ -159,8 +159,10 @@ class PhotoMaker:
         size = (max(1, round(crop.shape[1] * s)), max(1, height))
         big = cv2.resize(crop, size, interpolation=cv2.INTER_CUBIC)
         # The pen: thresholding the soft glyph at different levels gives thinner or bolder
-        # strokes; a soft ramp keeps the edge anti-aliased like a real photo of ink.
-        level = rng.uniform(0.25, 0.7)
+        # strokes; a soft ramp keeps the edge anti-aliased like a real photo of ink. Above
+        # about 0.55 the faint joins of MNIST strokes vanish: a pen leaves a thin line there,
+        # not a gap.
+        level = rng.uniform(0.25, 0.55)
         ramp = 0.08
         ink = np.clip((big - level) / ramp + 0.5, 0, 1)
         # Occasionally a fine pen on a big digit: thin the stroke further.
@@ -192,15 +194,11 @@ class PhotoMaker:
         """Hold the page at an angle, light it unevenly, then blur, noise and JPEG it."""
         rng = self.rng
         h, w = page.shape[:2]
-        angle = np.deg2rad(rng.uniform(-10, 10))
-        zoom = rng.uniform(0.55, 0.8) if table else rng.uniform(1.0, 1.15)
-        c, s = np.cos(angle) * zoom, np.sin(angle) * zoom
-        centre = np.array([w / 2, h / 2])
-        src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
-        dst = (src - centre) @ np.float32([[c, s], [-s, c]]) + centre
-        dst += rng.uniform(-0.03, 0.03, (4, 2)) * [w, h]  # mild perspective
-        dst += rng.uniform(-0.05, 0.05, 2) * [w, h] * (1 if table else 0.3)
-        homography = cv2.getPerspectiveTransform(src, dst.astype(np.float32))
+        for _ in range(10):  # hold the camera so that every digit is in the frame
+            homography = self._pose((w, h), table)
+            new_boxes = [_move_box(box, homography) for box in boxes]
+            if all(x >= 0 and y >= 0 and x + bw <= w and y + bh <= h for x, y, bw, bh in new_boxes):
+                break
         if table:
             backdrop = np.empty_like(page)
             backdrop[:] = rng.uniform(0.15, 0.55, 3)
@@ -213,13 +211,6 @@ class PhotoMaker:
             )
         else:
             warped = cv2.warpPerspective(page, homography, (w, h), borderMode=cv2.BORDER_REFLECT)
-        new_boxes = []
-        for x, y, bw, bh in boxes:
-            corners = np.float32([[[x, y]], [[x + bw, y]], [[x + bw, y + bh]], [[x, y + bh]]])
-            moved = cv2.perspectiveTransform(corners, homography)[:, 0]
-            x0, y0 = np.floor(moved.min(axis=0)).astype(int)
-            x1, y1 = np.ceil(moved.max(axis=0)).astype(int)
-            new_boxes.append((int(x0), int(y0), int(x1 - x0), int(y1 - y0)))
         warped *= self._light((w, h))[..., None]
         if rng.random() < 0.7:
             warped = cv2.GaussianBlur(warped, (0, 0), rng.uniform(0.4, 1.4))
@@ -229,6 +220,19 @@ class PhotoMaker:
         quality = int(rng.integers(40, 96))
         ok, jpeg = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
         return cv2.imdecode(jpeg, cv2.IMREAD_COLOR), new_boxes
+
+    def _pose(self, size: tuple[int, int], table: bool) -> np.ndarray:
+        """A homography: rotation +-10 degrees, zoom, mild perspective, a little shift."""
+        rng, (w, h) = self.rng, size
+        angle = np.deg2rad(rng.uniform(-10, 10))
+        zoom = rng.uniform(0.55, 0.8) if table else rng.uniform(1.0, 1.15)
+        c, s = np.cos(angle) * zoom, np.sin(angle) * zoom
+        centre = np.array([w / 2, h / 2])
+        src = np.float32([[0, 0], [w, 0], [w, h], [0, h]])
+        dst = (src - centre) @ np.float32([[c, s], [-s, c]]) + centre
+        dst += rng.uniform(-0.03, 0.03, (4, 2)) * [w, h]  # mild perspective
+        dst += rng.uniform(-0.05, 0.05, 2) * [w, h] * (1 if table else 0.3)
+        return cv2.getPerspectiveTransform(src, dst.astype(np.float32))
 
     def _light(self, size: tuple[int, int]) -> np.ndarray:
         """Illumination: gradient x vignetting x (sometimes) a soft cast shadow."""
@@ -321,6 +325,16 @@ def _box(ink: np.ndarray, x: int, y: int) -> tuple[int, int, int, int]:
     if ys.size == 0:
         return (x, y, ink.shape[1], ink.shape[0])
     return (x + int(xs.min()), y + int(ys.min()), int(np.ptp(xs)) + 1, int(np.ptp(ys)) + 1)
+
+
+def _move_box(box: tuple[int, int, int, int], homography: np.ndarray) -> tuple[int, ...]:
+    """The axis-aligned box around a box's corners after a homography."""
+    x, y, bw, bh = box
+    corners = np.float32([[[x, y]], [[x + bw, y]], [[x + bw, y + bh]], [[x, y + bh]]])
+    moved = cv2.perspectiveTransform(corners, homography)[:, 0]
+    x0, y0 = np.floor(moved.min(axis=0)).astype(int)
+    x1, y1 = np.ceil(moved.max(axis=0)).astype(int)
+    return (int(x0), int(y0), int(x1 - x0), int(y1 - y0))
 
 
 def _darken(page: np.ndarray, mask: np.ndarray, colour: np.ndarray, strength: float) -> None:

@@ -152,6 +152,13 @@ def test_data_dir_argument_wins_over_environment(data_dir, tmp_path, monkeypatch
     assert load_mnist(data_dir, download=False).source == str(data_dir.resolve())
 
 
+def test_fallback_from_an_empty_data_dir_is_a_warning(data_dir, tmp_path, monkeypatch, caplog):
+    monkeypatch.setenv(data.ENV_DATA_DIR, str(data_dir))
+    with caplog.at_level(logging.WARNING, logger="trainer.data"):
+        assert load_mnist(tmp_path / "typo", download=False).source == str(data_dir.resolve())
+    assert "no MNIST in --data-dir" in caplog.text and "typo" in caplog.text
+
+
 def test_keras_cache_npz_is_searched(data_dir, tmp_path, monkeypatch):
     mini = load_mnist(data_dir, download=False)
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))

@@ -321,11 +321,11 @@ def load_mnist(
     for label, location in candidates:
         mnist = _read_location(location)
         if mnist is not None:
+            if data_dir is not None and label != "--data-dir":  # say so, it may be a typo
+                log.warning("no MNIST in --data-dir %s; using %s instead", data_dir, location)
             log.info("MNIST from %s %s (official files: %s)", label, location, mnist.official)
             return mnist
-        # An explicit --data-dir that holds nothing is worth a warning; the rest is routine.
-        log.log(logging.WARNING if label == "--data-dir" else logging.DEBUG,
-                "no MNIST at %s %s", label, location)  # fmt: skip
+        log.debug("no MNIST at %s %s", label, location)
         tried.append(f"{label} {location} (no idx files or mnist.npz)")
 
     if download:
@@ -336,6 +336,8 @@ def load_mnist(
             tried.append(f"download ({exc})")
         else:
             mnist = read_idx_dir(target)
+            if data_dir is not None:
+                log.warning("no MNIST in --data-dir %s; downloaded it instead", data_dir)
             log.info("MNIST downloaded to %s", target)
             return mnist
     else:

@@ -124,12 +124,12 @@ class ArchSpec:
 ARCHITECTURES: dict[str, ArchSpec] = {
     spec.name: spec
     for spec in (
-        ArchSpec("mlp", build_mlp, "baseline: 784-256-128-10 perceptron", augment=False),
+        ArchSpec("mlp", build_mlp, "Baseline: a 784-256-128-10 perceptron", augment=False),
         ArchSpec(
-            "seed-cnn", build_seed_cnn, "the original report's Conv32-64-64 CNN", augment=False
+            "seed-cnn", build_seed_cnn, "The original report's Conv32-64-64 CNN", augment=False
         ),
         ArchSpec(
-            "edge-cnn", build_edge_cnn, "ours: small BN-ReLU CNN for int8 devices", augment=True
+            "edge-cnn", build_edge_cnn, "Ours: a small BN-ReLU CNN for int8 devices", augment=True
         ),
     )
 }

@@ -23,6 +23,7 @@ from converter.pipeline import (
     ConvertConfig,
     run_conversion,
 )
+from edge_app.cliparts import HelpFormatter
 from edge_app.errors import DigitLiteError
 from edge_app.runtime import RUNTIME_NAMES
 
@@ -38,7 +39,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Convert a trained DigitLite Keras model to TFLite variants, verify each "
         "against the original on the MNIST test set through the edge interpreter code, embed "
         f"its contract, and write {REPORT_JSON} + {REPORT_MD}.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "source", type=Path, metavar="RUN_DIR_OR_MODEL",

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from edge_app.cliparts import HelpFormatter, positive_int, probability
 from edge_app.errors import DigitLiteError
 
 if TYPE_CHECKING:
@@ -59,26 +60,6 @@ class PredictConfig:
     threads: int = 1
 
 
-def _probability(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{value} is not within 0..1")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
-    return value
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The ``digits-predict`` argument parser."""
     from edge_app.runtime import RUNTIME_NAMES  # light: no interpreter is imported
@@ -88,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Read the handwritten digits in image files (photos, scans, crops) with a "
         "DigitLite TFLite model. Needs no TensorFlow.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("images", nargs="+", type=Path, metavar="IMAGE", help="image files")
     parser.add_argument(
@@ -102,10 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--min-confidence",
-        type=_probability,
+        type=probability,
         default=0.5,
         metavar="P",
-        help="drop digits the model is less sure of than P, 0..1 (default: %(default)s)",
+        help="drop digits the model is less sure of than P, 0..1",
     )
     parser.add_argument(
         "--runtime",
@@ -115,11 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--threads",
-        type=_positive_int,
+        type=positive_int,
         default=1,
         metavar="N",
-        help="threads for the interpreter and OpenCV (default: %(default)s; small images and a "
-        "28x28 model gain nothing from more, and threads fight on a busy CPU)",
+        help="threads for the interpreter and OpenCV; a 28x28 model and one photo gain nothing "
+        "from more, and threads fight on a busy CPU",
     )
     verbosity = parser.add_mutually_exclusive_group()
     verbosity.add_argument(

@@ -66,9 +66,9 @@ def test_flags_become_a_frozen_config(tmp_path: Path):
     [
         (["--screenshot", "s.png"], "--screenshot needs --quit-after"),
         (["--quit-after", "0"], "--quit-after must be > 0"),
-        (["--threads", "0"], "--threads must be >= 1"),
+        (["--threads", "0"], "--threads: 0 must be at least 1"),
         (["--camera-index", "-1"], "--camera-index must be >= 0"),
-        (["--min-confidence", "1.5"], "--min-confidence must be between 0 and 1"),
+        (["--min-confidence", "1.5"], "--min-confidence: 1.5 is not within 0..1"),
         (["--source", "camra"], "did you mean 'camera'?"),
         (["--source", "missing.jpg"], "--source missing.jpg: no such file"),
         (["--mode", "video"], "invalid choice: 'video'"),

@@ -258,7 +258,7 @@ def test_help_teaches(capsys):
     assert exit_info.value.code == 0
     out = capsys.readouterr().out
     assert "examples:" in out and "digits-predict photo.jpg" in out
-    assert "(default: 0.5)" in out and "(default: 1;" in out
+    assert "(default: 0.5)" in out and "(default: 1)" in out
     assert '"digits": "90210"' in out
 
 

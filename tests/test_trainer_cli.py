@@ -66,7 +66,7 @@ def test_help_does_not_import_heavy_packages():
         (["--arch", "mlp,seed-cnn"], "use --compare"),
         (["--arch", "mlp", "--compare", "seed-cnn,edge-cnn"], "'mlp' is not in --compare"),
         (["--epochs", "0"], "must be at least 1"),
-        (["--batch-size", "many"], "not an integer"),
+        (["--batch-size", "many"], "is not a whole number"),
         (["--frobnicate"], "unrecognized arguments"),
     ],
 )

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from edge_app.cliparts import HelpFormatter, positive_int
 from edge_app.errors import DigitLiteError
 from trainer.config import TrainConfig
 from trainer.models import ARCHITECTURES, DEFAULT_ARCH
@@ -21,25 +22,6 @@ from trainer.models import ARCHITECTURES, DEFAULT_ARCH
 log = logging.getLogger(__name__)
 
 EXIT_INTERRUPTED = 130
-
-
-class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Show defaults in --help, except the uninformative None/False of optional flags."""
-
-    def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.default in (None, False) or action.help is None:
-            return action.help
-        return super()._get_help_string(action)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
 
 
 def _arch_list(parser: argparse.ArgumentParser, flag: str, text: str) -> tuple[str, ...]:
@@ -65,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="digits-train",
         description="Explore MNIST, train digit classifiers, evaluate them and write a report.",
-        formatter_class=_HelpFormatter,
+        formatter_class=HelpFormatter,
         epilog="Architectures: "
         + "; ".join(f"{n} ({s.description})" for n, s in ARCHITECTURES.items())
         + ". MNIST is looked for in --data-dir, $DIGITS_DATA_DIR, the Keras cache, then "
@@ -81,12 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="train several architectures and compare them; the first (or --arch if listed) "
         "becomes model.keras",
     )
-    parser.add_argument("--epochs", type=_positive_int, default=defaults.epochs, help="max epochs")
+    parser.add_argument("--epochs", type=positive_int, default=defaults.epochs, help="max epochs")
     parser.add_argument(
-        "--batch-size", type=_positive_int, default=defaults.batch_size, help="images per step"
+        "--batch-size", type=positive_int, default=defaults.batch_size, help="images per step"
     )
     parser.add_argument(
-        "--limit", type=_positive_int, help="use only the first N training images (quick runs)"
+        "--limit", type=positive_int, help="use only the first N training images (quick runs)"
     )
     parser.add_argument("--seed", type=int, default=defaults.seed, help="random seed")
     parser.add_argument(
@@ -118,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--learning-rate", type=float, default=defaults.learning_rate, help="peak learning rate"
     )
     parser.add_argument(
-        "--patience", type=_positive_int, default=defaults.patience,
+        "--patience", type=positive_int, default=defaults.patience,
         help="early stopping: epochs without a better validation loss (second half only)",
     )  # fmt: skip
     verbosity = parser.add_mutually_exclusive_group()

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from edge_app.app.config import CAMERA_SOURCES, IMAGE_SUFFIXES, MODES, VIDEO_SUFFIXES, AppConfig
+from edge_app.cliparts import HelpFormatter, positive_int, probability
 from edge_app.errors import DigitLiteError
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="digits-app",
         description="Read handwritten digits live from a camera, a drawing or a photo "
         "(offline, no TensorFlow).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "--model",
@@ -45,12 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--camera-index", type=int, default=0, metavar="N", help="which camera")
     parser.add_argument(
-        "--threads", type=int, default=None, metavar="N", help="interpreter threads"
+        "--threads", type=positive_int, default=None, metavar="N", help="interpreter threads"
     )
     parser.add_argument("--mode", choices=MODES, default="camera", help="mode to open in")
     parser.add_argument(
         "--min-confidence",
-        type=float,
+        type=probability,
         default=None,
         metavar="P",
         help="drop digits read with less confidence (default: the reader's)",
@@ -82,12 +83,8 @@ def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> AppCon
         parser.error("--screenshot needs --quit-after SECONDS (the moment to take it)")
     if args.quit_after is not None and args.quit_after <= 0:
         parser.error("--quit-after must be > 0 seconds")
-    if args.threads is not None and args.threads < 1:
-        parser.error("--threads must be >= 1")
     if args.camera_index < 0:
         parser.error("--camera-index must be >= 0")
-    if args.min_confidence is not None and not 0.0 <= args.min_confidence <= 1.0:
-        parser.error("--min-confidence must be between 0 and 1")
     source = args.source
     if source not in CAMERA_SOURCES:
         path = Path(source).expanduser()

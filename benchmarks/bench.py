@@ -294,7 +294,10 @@ def method_notes(config: BenchConfig, n_test: int) -> list[str]:
         f"Latency: one image per call after {p.warmup} warm-up calls, in rounds of {p.min_runs} "
         f"calls until the median moved < {p.rel_tol:.0%} between rounds (at least "
         f"{p.min_time_s:g} s, at most {p.max_time_s:g} s; `*` marks a row that hit the limit "
-        "first). Median and p90 of single calls. TFLite rows time "
+        f"first), done in {p.blocks} independent blocks of which the one with the lowest median "
+        "is reported (every block's median is in bench.json `block_medians_ms`), so a burst of "
+        "other work during one block does not decide the number. Median and p90 of single "
+        "calls. TFLite rows time "
         "`Classifier.predict_proba` (quantize, set, invoke, read, dequantize: what the app "
         "pays); Keras times `model(x)` eagerly; peers time their own run call.",
         "At one thread each call is timed a second time in process CPU time "

@@ -91,8 +91,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="use only the first N test images (default: the full test set)",
     )  # fmt: skip
     parser.add_argument(
-        "--max-seconds", type=_seconds, default=4.0, metavar="S",
-        help="time budget of one latency measurement before it stops unstable",
+        "--max-seconds", type=_seconds, default=1.5, metavar="S",
+        help="time budget of one latency measurement block (3 blocks, the best is kept) "
+        "before it stops unstable",
     )  # fmt: skip
     parser.add_argument(
         "--no-e2e", dest="end_to_end", action="store_false",

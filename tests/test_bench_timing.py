@@ -49,7 +49,9 @@ def test_summarize_reports_milliseconds():
 
 def test_measure_warms_up_then_stops_once_the_median_is_stable():
     clock = FakeClock(constant(0.001))
-    policy = TimingPolicy(warmup=5, min_runs=10, max_runs=1000, min_time_s=0.0, max_time_s=100)
+    policy = TimingPolicy(
+        warmup=5, min_runs=10, max_runs=1000, min_time_s=0.0, max_time_s=100, blocks=1
+    )
     t = measure(clock.work, policy, clock=clock)
     assert t.stable
     assert t.runs == 20  # two rounds: the second confirms the first median
@@ -105,6 +107,17 @@ def test_the_median_ignores_rare_outliers():
     t = measure(clock.work, TimingPolicy(warmup=0, min_runs=50, min_time_s=0.0), clock=clock)
     assert t.median_ms == pytest.approx(2.0)
     assert t.max_ms == pytest.approx(500.0)
+
+
+def test_the_block_with_the_lowest_median_is_reported():
+    # someone else's burst in the first and the last block
+    clock = FakeClock(iter([0.010] * 20 + [0.001] * 20 + [0.010] * 20))
+    policy = TimingPolicy(warmup=0, min_runs=10, max_runs=20, min_time_s=0.0, blocks=3)
+    t = measure(clock.work, policy, clock=clock)
+    assert t.median_ms == pytest.approx(1.0)
+    assert t.block_medians_ms == pytest.approx((10.0, 1.0, 10.0))
+    assert t.to_dict()["block_medians_ms"] == pytest.approx([10.0, 1.0, 10.0])
+    assert t.total_s == pytest.approx(0.42)
 
 
 def test_throughput_is_batch_over_median_call():

@@ -19,7 +19,7 @@ from edge_app.vision.lines import looks_like_ruling, remove_rulings
 log = logging.getLogger(__name__)
 
 MIN_AREA = 6  # px in the working image: less is sensor noise or dust
-PIECE_INK = 0.3  # median ink strength of a piece of pen ink (a soft shadow stays below)
+PIECE_INK = 0.36  # median ink strength of a piece of pen ink (a soft shadow stays below)
 MAX_PIECES = 400  # more candidate pieces than this is texture, not writing
 
 

@@ -21,7 +21,7 @@ from benchmarks.worker import Case
 from converter.formats import get_format
 
 MODELS = Path(__file__).parent / "data" / "models"
-FAST = ["--threads", "1", "--runtimes", "litert", "--max-seconds", "0.2", "--no-plots"]
+FAST = ["--threads", "1", "--runtimes", "litert", "--max-seconds", "0.05", "--no-plots"]
 
 
 @pytest.fixture(autouse=True)

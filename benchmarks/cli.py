@@ -15,6 +15,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from edge_app.cliparts import HelpFormatter, add_verbosity, positive_int
 from edge_app.errors import DigitLiteError
 
 log = logging.getLogger(__name__)
@@ -34,16 +35,6 @@ def _threads(text: str) -> tuple[int, ...]:
     return tuple(dict.fromkeys(values))
 
 
-def _positive(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return value
-
-
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -58,18 +49,20 @@ def build_parser() -> argparse.ArgumentParser:
     """The ``digits-bench`` argument parser."""
     parser = argparse.ArgumentParser(
         prog="digits-bench",
-        description="Benchmark every model variant of a run: accuracy, agreement with Keras, "
-        "size, latency, throughput, load time and memory, per runtime and thread count; "
-        "end-to-end frame time; MACs against this CPU's peak. Writes bench.json, bench.md "
-        "and plots into the run directory and prints bench.md.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description=(
+            "Benchmark every model variant of a run: accuracy, agreement with Keras, size,\n"
+            "latency, throughput, load time and memory, per runtime and thread count; the\n"
+            "end-to-end frame time; MACs against this CPU's peak. Writes bench.json, bench.md\n"
+            "and plots into the run directory and prints bench.md (or --json) on stdout."
+        ),
+        formatter_class=HelpFormatter,
     )
     parser.add_argument(
         "run_dir", nargs="?", type=Path, default=DEFAULT_RUN_DIR, metavar="RUN_DIR",
         help="run directory holding model.keras and model_<format>.tflite files",
     )  # fmt: skip
     parser.add_argument(
-        "--threads", type=_threads, default=(1, 2), metavar="N[,N...]",
+        "--threads", type=_threads, default="1,2", metavar="N[,N...]",
         help="interpreter thread counts to measure each model at",
     )  # fmt: skip
     parser.add_argument(
@@ -87,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="where MNIST is looked for first (then $DIGITS_DATA_DIR, then the Keras cache)",
     )  # fmt: skip
     parser.add_argument(
-        "--limit", type=_positive, default=None, metavar="N",
+        "--limit", type=positive_int, default=None, metavar="N",
         help="use only the first N test images (default: the full test set)",
     )  # fmt: skip
     parser.add_argument(
@@ -97,16 +90,21 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument(
         "--no-e2e", dest="end_to_end", action="store_false",
-        help="skip the 640x480 frame end-to-end measurement",
+        help="skip the 640x480 frame end-to-end measurement (run by default)",
     )  # fmt: skip
-    parser.add_argument("--no-plots", dest="plots", action="store_false", help="skip the figures")
+    parser.add_argument(
+        "--no-plots", dest="plots", action="store_false",
+        help="skip the figures (written by default)",
+    )  # fmt: skip
     parser.add_argument(
         "--in-process", action="store_true",
         help="run every row inside this process (faster start; no per-row memory figure)",
     )  # fmt: skip
-    verbosity = parser.add_mutually_exclusive_group()
-    verbosity.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    verbosity.add_argument("-q", "--quiet", action="store_true", help="warnings and errors only")
+    add_verbosity(
+        parser,
+        verbose="debug logging, including every worker's stderr",
+        quiet="warnings and errors only (no progress lines)",
+    )
     return parser
 
 

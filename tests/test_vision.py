@@ -7,6 +7,8 @@ here only what vision itself promises is checked: how many candidates, where, in
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import cv2
 import numpy as np
 import pytest
@@ -18,11 +20,9 @@ from trainer.data import read_idx_dir
 
 
 @pytest.fixture(scope="module")
-def glyphs(request) -> tuple[np.ndarray, np.ndarray]:
-    from pathlib import Path
-
-    mini = Path(__file__).parent / "data" / "mnist-mini"
-    mnist = read_idx_dir(mini)
+def glyphs() -> tuple[np.ndarray, np.ndarray]:
+    """MNIST *test* digits from the shipped mini subset (the same files as ``data_dir``)."""
+    mnist = read_idx_dir(Path(__file__).parent / "data" / "mnist-mini")
     return mnist.x_test, mnist.y_test
 
 

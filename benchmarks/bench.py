@@ -61,6 +61,8 @@ class BenchConfig:
         throughput_images: images per throughput call.
         end_to_end: measure the 640x480 frame pipeline.
         plots: write the figures.
+        processes: run each row this many times, each in a fresh worker, and keep the one
+            with the lowest median latency (a whole process can land on a slow spot).
     """
 
     run_dir: Path
@@ -74,6 +76,7 @@ class BenchConfig:
     throughput_images: int = 1024
     end_to_end: bool = True
     plots: bool = True
+    processes: int = 1
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -289,6 +292,11 @@ def method_notes(config: BenchConfig, n_test: int) -> list[str]:
         if config.isolate
         else "All rows ran inside the bench process (memory not measured per row)."
     )
+    if config.isolate and config.processes > 1:
+        iso += (
+            f" Each row ran in {config.processes} fresh processes and the one with the lowest "
+            "median latency is reported (all medians in bench.json `process_medians_ms`)."
+        )
     return [
         iso,
         f"Latency: one image per call after {p.warmup} warm-up calls, in rounds of {p.min_runs} "
@@ -355,7 +363,7 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
             if key.variant == "onnx" and export is not None and not export.get("ok"):
                 result = dict(export)
             else:
-                result = run_worker(case, isolate=config.isolate, workdir=workdir)
+                result = _best_of(case, config, workdir)
                 if key.size_bytes is None and case.kind != "keras":
                     key = replace(key, size_bytes=_size(Path(case.model)))
             results.append((key, result))
@@ -400,6 +408,27 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
         "onnx_export": export,
         "method": method_notes(config, len(y)),
     }
+
+
+def _best_of(case: Case, config: BenchConfig, workdir: Path) -> dict[str, Any]:
+    """Run a case ``config.processes`` times (fresh workers); keep the fastest that ran.
+
+    The same worker run twice on a quiet machine once measured 0.064 ms and 0.042 ms per int8
+    image, consistently across all blocks of each process: something about the whole process
+    (where its memory or its vCPU landed), not a burst. Every run's median is kept in
+    ``process_medians_ms``.
+    """
+    runs = [run_worker(case, isolate=config.isolate, workdir=workdir)]
+    for _ in range(1, config.processes if config.isolate else 1):
+        if not runs[0].get("ok"):
+            break  # a row that fails, fails every time
+        runs.append(run_worker(case, isolate=config.isolate, workdir=workdir))
+    ran = [r for r in runs if r.get("ok") and r.get("latency")]
+    if not ran:
+        return runs[0]
+    best = min(ran, key=lambda r: r["latency"]["median_ms"])
+    best["process_medians_ms"] = [r["latency"]["median_ms"] for r in ran]
+    return best
 
 
 def _progress(result: dict[str, Any]) -> str:

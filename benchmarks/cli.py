@@ -97,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="skip the figures (written by default)",
     )  # fmt: skip
     parser.add_argument(
+        "--processes", type=positive_int, default=1, metavar="N",
+        help="run each row in N fresh worker processes and keep the fastest",
+    )  # fmt: skip
+    parser.add_argument(
         "--in-process", action="store_true",
         help="run every row inside this process (faster start; no per-row memory figure)",
     )  # fmt: skip
@@ -145,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
         isolate=not args.in_process,
         end_to_end=args.end_to_end,
         plots=args.plots,
+        processes=args.processes,
     )
     budget = args.max_seconds
     policy = replace(

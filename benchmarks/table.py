@@ -112,6 +112,7 @@ def build_row(
         "load_ms": result.get("load_ms"),
         "memory": result.get("memory"),
         "macs": (result.get("macs") or {}).get("total"),
+        "process_medians_ms": result.get("process_medians_ms"),
         "notes": list(result.get("notes") or []),
     }
     if not result.get("ok"):

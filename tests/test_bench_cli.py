@@ -200,3 +200,23 @@ def test_defaults_match_the_documented_command():
     args = build_parser().parse_args([])
     assert args.run_dir == Path("runs/latest")
     assert args.threads == (1, 2) and args.runtimes is None and not args.peers
+
+
+def test_best_of_several_processes_keeps_the_fastest(monkeypatch, tmp_path):
+    from benchmarks import bench
+
+    answers = iter(
+        [{"ok": True, "latency": {"median_ms": 0.06}}, {"ok": True, "latency": {"median_ms": 0.04}}]
+    )
+    monkeypatch.setattr(bench, "run_worker", lambda case, **kw: next(answers))
+    config = BenchConfig(tmp_path, processes=2)
+    best = bench._best_of(Case("tflite", "int8", "m.tflite"), config, tmp_path)
+    assert best["latency"]["median_ms"] == 0.04
+    assert best["process_medians_ms"] == [0.06, 0.04]
+
+    calls = []
+    monkeypatch.setattr(
+        bench, "run_worker", lambda case, **kw: calls.append(1) or {"ok": False, "error": "x"}
+    )
+    failed = bench._best_of(Case("tflite", "int8", "m.tflite"), config, tmp_path)
+    assert failed["ok"] is False and len(calls) == 1  # a failing row is not retried

@@ -109,6 +109,13 @@ class Classifier:
         self._batch = shape[0]
         signature = self._input.get("shape_signature")
         self._dynamic_batch = signature is not None and len(signature) and signature[0] == -1
+        # Our int8 models take pixels with scale 1 and zero point -128, i.e. q = p - 128: for
+        # uint8 pixels that is one XOR of the sign bit, exact, and a third of the Python-side
+        # cost of a single-image call (which is comparable to the 28x28 model's invoke()).
+        scale, zero_point = self._input["quantization"]
+        self._pixels_shift_to_int8 = (
+            self.input_dtype == np.int8 and scale == 1.0 and zero_point == -128
+        )
 
     @property
     def input_dtype(self) -> np.dtype:
@@ -130,6 +137,8 @@ class Classifier:
             x = x[..., None]
         if x.ndim != 4 or x.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE, 1):
             raise ValueError(f"expected images of shape (N, 28, 28[, 1]), got {x.shape}")
+        if self._pixels_shift_to_int8 and x.dtype == np.uint8:
+            return (x ^ np.uint8(0x80)).view(np.int8)
         x = x.astype(np.float32, copy=False)
         scale, zero_point = self._input["quantization"]
         if self.input_dtype.kind in "iu" and scale:

@@ -209,3 +209,17 @@ def test_tensorflow_runtime_gives_the_same_answers(name):
     tf = Classifier(MODELS / f"band_{name}.tflite", runtime="tensorflow")
     assert tf.runtime == "tensorflow"
     np.testing.assert_allclose(tf.predict_proba(images), litert.predict_proba(images), atol=1e-6)
+
+
+def test_uint8_pixels_take_the_exact_int8_shortcut():
+    """Shipped int8 models take q = p - 128; the XOR shortcut must equal the general rounding."""
+    from edge_app.models import default_model_path
+
+    model = Classifier(default_model_path("int8"))
+    assert model._pixels_shift_to_int8
+    pixels = np.resize(np.arange(256, dtype=np.uint8), (2, 28, 28))
+    fast = model._prepare(pixels)
+    general = model._prepare(pixels.astype(np.float32))
+    assert fast.dtype == general.dtype == np.int8
+    np.testing.assert_array_equal(fast, general)
+    np.testing.assert_array_equal(model.predict_proba(pixels), model.predict_proba(pixels * 1.0))

@@ -12,6 +12,7 @@ from typing import Any
 
 from benchmarks.errors import OutputError
 from benchmarks.table import STATUS_PASSED
+from converter.report import kilobytes, percent
 
 log = logging.getLogger(__name__)
 
@@ -24,16 +25,6 @@ STATUS_TEXT = {
     "load-failed": "failed to load",
     "run-failed": "failed while running",
 }
-
-
-def _pct(value: float | None, digits: int = 2) -> str:
-    return "—" if value is None else f"{value * 100:.{digits}f}%"
-
-
-def _size(n: int | None) -> str:
-    if n is None:
-        return "—"
-    return f"{n / 1024:.1f} KB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.2f} MB"
 
 
 def _ms(value: float | None) -> str:
@@ -74,10 +65,10 @@ def _row_cells(row: dict[str, Any]) -> list[str]:
         row["runtime"],
         str(row["threads"]),
         STATUS_TEXT.get(row["status"], row["status"]),
-        _size(row.get("size_bytes")),
-        _pct(row.get("accuracy")),
+        kilobytes(row.get("size_bytes")),
+        percent(row.get("accuracy")),
         _num(delta, "+.2f", " pp"),
-        _pct(row.get("agreement")),
+        percent(row.get("agreement")),
         _latency(row.get("latency_ms")),
         _ms((row.get("kernel_ms") or {}).get("median_ms")),
         _throughput(row.get("throughput")),
@@ -170,11 +161,11 @@ def _compute_lines(compute: dict[str, Any] | None) -> list[str]:
             _ms(item["latency_ms"]),
             _num(item["achieved_gmacs"], ".2f"),
             _num(item["peak_gmacs"], ".1f"),
-            _pct(item["fraction_of_peak"], 1),
+            percent(item["fraction_of_peak"], 1),
             _num(item["latency_at_peak_us"], ".1f", " µs"),
         ]
         if implied:
-            cells.append("<= " + _pct(item.get("fraction_at_implied_clock"), 1))
+            cells.append("<= " + percent(item.get("fraction_at_implied_clock"), 1))
         rows.append(cells)
     lines += _table(header, rows)
     if implied:
@@ -196,7 +187,7 @@ def _converter_lines(rows: list[dict[str, Any]], doc: dict[str, Any]) -> list[st
     if not seen:
         return []
     parts = [
-        f"{name} {_pct(row['accuracy'])} (converter: {_pct(row.get('converter_accuracy'))})"
+        f"{name} {percent(row['accuracy'])} (converter: {percent(row.get('converter_accuracy'))})"
         for name, row in seen.items()
     ]
     scope = "same test images" if doc.get("full_test_set") else "this run used a subset"

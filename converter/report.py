@@ -11,11 +11,13 @@ from typing import Any
 from converter.compat import TARGETS
 
 
-def _pct(value: float | None, digits: int = 2) -> str:
+def percent(value: float | None, digits: int = 2) -> str:
+    """A fraction as a table cell: ``0.9963`` -> ``99.63%``; None -> an em dash."""
     return "—" if value is None else f"{value * 100:.{digits}f}%"
 
 
-def _size(n: int | None) -> str:
+def kilobytes(n: int | None) -> str:
+    """A byte count as a table cell (KB, or MB from 1 MiB); None -> an em dash."""
     if n is None:
         return "—"
     return f"{n / 1024:.1f} KB" if n < 1024 * 1024 else f"{n / 1024 / 1024:.2f} MB"
@@ -62,14 +64,16 @@ def render_markdown(report: dict[str, Any]) -> str:
         "| format | file | accuracy | Δ vs Keras | agreement | max \\|Δp\\| | size "
         "| vs float32 | convert | verify | status |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
-        f"| keras | {source['file']} | {_pct(source['keras_accuracy'])} | — | — | — "
-        f"| {_size(source.get('size_bytes'))} | — | — | {_num(source['keras_seconds'], '.1f')} s "
+        f"| keras | {source['file']} | {percent(source['keras_accuracy'])} | — | — | — "
+        f"| {kilobytes(source.get('size_bytes'))} | — | — "
+        f"| {_num(source['keras_seconds'], '.1f')} s "
         "| reference |",
     ]
     for r in rows:
         lines.append(
-            f"| {r['format']} | {r['file']} | {_pct(r['accuracy'])} | {r['delta_pp']:+.2f} pp "
-            f"| {_pct(r['agreement'])} | {r['max_prob_diff']:.4f} | {_size(r['size_bytes'])} "
+            f"| {r['format']} | {r['file']} | {percent(r['accuracy'])} | {r['delta_pp']:+.2f} pp "
+            f"| {percent(r['agreement'])} | {r['max_prob_diff']:.4f} "
+            f"| {kilobytes(r['size_bytes'])} "
             f"| {_num(r['size_ratio_vs_float32'], '.0%')} | {r['convert_seconds']:.1f} s "
             f"| {r['verify_seconds']:.1f} s | {r['status']} |"
         )

@@ -39,6 +39,8 @@ class Loaded:
         batch: (N, 28, 28, 1) -> (N, 10), the fastest way this runtime handles many images.
         batch_mode: ``loop`` (fixed batch 1: one invoke per image) or ``batch``.
         kernel: run the model on an already-set input and nothing else (TFLite ``invoke``).
+        single_dtype: the pixel type ``single`` is timed with: ``uint8`` for TFLite, which is
+            what the vision step hands the classifier on a device; float32 elsewhere.
         macs: multiply-accumulates per inference, when the graph can be read.
         notes: anything the report should say about this row.
     """
@@ -50,6 +52,7 @@ class Loaded:
     batch: Callable[[np.ndarray], np.ndarray]
     batch_mode: str
     kernel: Callable[[], object] | None = None
+    single_dtype: type = np.float32
     macs: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
 
@@ -97,6 +100,7 @@ def load_tflite(path: Path, *, runtime: str, threads: int) -> Loaded:
         batch=clf.predict_proba,
         batch_mode="loop",
         kernel=interpreter.invoke,
+        single_dtype=np.uint8,
         macs=macs,
         notes=notes,
     )

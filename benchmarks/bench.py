@@ -306,8 +306,9 @@ def method_notes(config: BenchConfig, n_test: int) -> list[str]:
         "is reported (every block's median is in bench.json `block_medians_ms`), so a burst of "
         "other work during one block does not decide the number. Median and p90 of single "
         "calls. TFLite rows time "
-        "`Classifier.predict_proba` (quantize, set, invoke, read, dequantize: what the app "
-        "pays); Keras times `model(x)` eagerly; peers time their own run call.",
+        "`Classifier.predict_proba` on uint8 pixels as the vision step hands them over "
+        "(quantize, set, invoke, read, dequantize: what the app pays); Keras times "
+        "`model(x)` eagerly; peers time their own run call.",
         "At one thread each call is timed a second time in process CPU time "
         "(`time.process_time`): on a shared machine a long call is preempted far more often "
         "than a short one, so wall-clock ratios against slow calls (Keras, a camera frame) are "

@@ -137,7 +137,7 @@ def measure_model(case: Case) -> dict[str, Any]:
             chunk = x_all[i : i + ACCURACY_CHUNK, :, :, None].astype(np.float32)
             predictions.append(np.argmax(loaded.batch(chunk), axis=1))
         labels = np.concatenate(predictions).astype(int).tolist()
-        one = x_all[:1, :, :, None].astype(np.float32)
+        one = x_all[:1, :, :, None].astype(loaded.single_dtype)
         latency = measure(lambda: loaded.single(one), policy)
         # CPU time of the process per call: what the call costs when it has the core to
         # itself. On a shared machine a 10 ms call is preempted far more often than a 0.04 ms

@@ -32,6 +32,9 @@ import numpy as np
 
 from benchmarks.errors import BenchError
 from benchmarks.photos import FRAME, PhotoMaker, hershey_glyphs, scan
+from edge_app.classifier import Classifier
+from edge_app.cliparts import HelpFormatter
+from edge_app.reader import LINE_SEPARATOR, DigitReader
 
 log = logging.getLogger(__name__)
 
@@ -56,25 +59,10 @@ class BenchConfig:
     seed: int = 0
 
 
-class Reader:
-    """find_digits + classifier + the confidence filter, as digits-predict does it."""
-
-    def __init__(self, model: Path, threads: int, min_confidence: float) -> None:
-        from edge_app.classifier import Classifier
-
-        self.classifier = Classifier(model, threads=threads, require_contract=False)
-        self.min_confidence = min_confidence
-
-    def read(self, image: np.ndarray) -> tuple[str, int]:
-        """Digits reported (string) and the number of vision candidates."""
-        from edge_app.vision import find_digits
-
-        candidates = find_digits(image)
-        if not candidates:
-            return "", 0
-        probs = self.classifier.predict_proba(np.stack([c.image for c in candidates]))
-        keep = probs.max(axis=1) >= self.min_confidence
-        return "".join(str(int(d)) for d in probs.argmax(axis=1)[keep]), len(candidates)
+def _read(reader: DigitReader, image: np.ndarray) -> tuple[str, int]:
+    """Digits reported (as digits-predict reports them, lines joined) and vision's candidates."""
+    reading = reader.read(image)
+    return reading.digits.replace(LINE_SEPARATOR, ""), len(reading.detections) + reading.rejected
 
 
 def load_glyphs(data_dir: str | None) -> tuple[np.ndarray, np.ndarray, str]:
@@ -94,7 +82,7 @@ def _rate(hits: int, total: int) -> float:
     return round(hits / total, 4) if total else 0.0
 
 
-def bench_photos(reader: Reader, maker: PhotoMaker, cfg: BenchConfig) -> dict[str, Any]:
+def bench_photos(reader: DigitReader, maker: PhotoMaker, cfg: BenchConfig) -> dict[str, Any]:
     """Single digits, strings and blank pages."""
     rng = np.random.default_rng(cfg.seed + 1)
     sizes = [FRAME, FRAME, FRAME, (1280, 960), (480, 640), (1920, 1080)]
@@ -103,7 +91,7 @@ def bench_photos(reader: Reader, maker: PhotoMaker, cfg: BenchConfig) -> dict[st
     confusions: list[str] = []
     for _ in range(cfg.singles):
         photo = maker.single(sizes[int(rng.integers(len(sizes)))])
-        digits, n = reader.read(photo.image)
+        digits, n = _read(reader, photo.image)
         hits += digits == photo.digits
         found_one += n == 1
         if digits != photo.digits and len(confusions) < 20:
@@ -117,7 +105,7 @@ def bench_photos(reader: Reader, maker: PhotoMaker, cfg: BenchConfig) -> dict[st
     hits = right_count = 0
     for i in range(cfg.strings):
         photo = maker.string(3 + i % 4, sizes[int(rng.integers(len(sizes)))])
-        digits, n = reader.read(photo.image)
+        digits, n = _read(reader, photo.image)
         hits += digits == photo.digits
         right_count += n == len(photo.digits)
     out["string"] = {
@@ -127,7 +115,7 @@ def bench_photos(reader: Reader, maker: PhotoMaker, cfg: BenchConfig) -> dict[st
     }
     reported = candidates = 0
     for _ in range(cfg.blanks):
-        digits, n = reader.read(maker.blank(sizes[int(rng.integers(len(sizes)))]).image)
+        digits, n = _read(reader, maker.blank(sizes[int(rng.integers(len(sizes)))]).image)
         reported += bool(digits)
         candidates += n > 0
     out["blank"] = {
@@ -138,7 +126,7 @@ def bench_photos(reader: Reader, maker: PhotoMaker, cfg: BenchConfig) -> dict[st
     return out
 
 
-def bench_scans(reader: Reader, cfg: BenchConfig) -> dict[str, Any]:
+def bench_scans(reader: DigitReader, cfg: BenchConfig) -> dict[str, Any]:
     """UCI optical digits (scikit-learn's load_digits) as clean scans and tight crops."""
     from sklearn.datasets import load_digits
 
@@ -151,7 +139,7 @@ def bench_scans(reader: Reader, cfg: BenchConfig) -> dict[str, Any]:
         tight, light = k % 2 == 0, (k // 2) % 2 == 0
         side = int(rng.integers(24, 161))
         image = scan(images[i], side=side, margin=0.0 if tight else 0.2, light_ink=light)
-        read, _ = reader.read(image)
+        read, _ = _read(reader, image)
         kind = f"{'tight' if tight else 'margin'}-{'light' if light else 'dark'}-ink"
         by_kind.setdefault(kind, []).append(read == str(digits.target[i]))
     total = sum(len(v) for v in by_kind.values())
@@ -164,10 +152,8 @@ def bench_scans(reader: Reader, cfg: BenchConfig) -> dict[str, Any]:
     }
 
 
-def bench_latency(reader: Reader, maker: PhotoMaker, cfg: BenchConfig) -> dict[str, Any]:
+def bench_latency(reader: DigitReader, maker: PhotoMaker, cfg: BenchConfig) -> dict[str, Any]:
     """640x480 single-digit frame -> digits, one thread; median/p90 over all runs."""
-    from edge_app.vision import find_digits
-
     frames = [maker.single(FRAME).image for _ in range(cfg.latency_frames)]
     for frame in frames[:3]:  # warm up caches and the interpreter
         reader.read(frame)
@@ -175,15 +161,10 @@ def bench_latency(reader: Reader, maker: PhotoMaker, cfg: BenchConfig) -> dict[s
     for _ in range(cfg.latency_repeats):
         for frame in frames:
             c0 = time.thread_time()
-            t0 = time.perf_counter()
-            candidates = find_digits(frame)
-            t1 = time.perf_counter()
-            if candidates:
-                reader.classifier.predict_proba(np.stack([c.image for c in candidates]))
-            t2 = time.perf_counter()
+            reading = reader.read(frame)
             cpu.append((time.thread_time() - c0) * 1000)
-            total.append((t2 - t0) * 1000)
-            vision.append((t1 - t0) * 1000)
+            total.append(reading.latency_ms)
+            vision.append(reading.vision_ms)
     return {
         "frames": len(frames),
         "runs": len(total),
@@ -209,12 +190,13 @@ def run(cfg: BenchConfig) -> dict[str, Any]:
         raise BenchError(f"model not found: {cfg.model} (pass --model PATH to a .tflite)")
     cv2.setNumThreads(cfg.threads)
     cv2.setRNGSeed(cfg.seed)
-    reader = Reader(cfg.model, cfg.threads, cfg.min_confidence)
+    classifier = Classifier(cfg.model, threads=cfg.threads, require_contract=False)
+    reader = DigitReader(classifier, min_confidence=cfg.min_confidence)
     glyphs, labels, source = load_glyphs(cfg.data_dir)
     results: dict[str, Any] = {
         "config": {**asdict(cfg), "model": str(cfg.model)},
         "glyph_source": source,
-        "runtime": reader.classifier.runtime,
+        "runtime": classifier.runtime,
     }
     t0 = time.perf_counter()
     results.update(bench_photos(reader, PhotoMaker(glyphs, labels, seed=cfg.seed), cfg))
@@ -265,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="python -m benchmarks.vision_bench",
         description="Measure the camera vision step (photo -> digits) against its targets.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     p.add_argument("--model", type=Path, default=d.model, help="a .tflite digit classifier")
     p.add_argument("--data-dir", default=d.data_dir, help="MNIST location (see digits-train)")

@@ -1,6 +1,6 @@
 """End to end: a 640x480 camera-like frame through vision and classification, single thread.
 
-Frames come from :class:`benchmarks.photos.PhotoMaker` (seeded synthetic photos of handwriting on
+Frames come from :class:`trainer.synth.scenes.SceneMaker` (seeded synthetic photos of handwriting on
 paper, made from MNIST *test* digits when the data is at hand, else Hershey glyphs). Each call
 is :meth:`edge_app.reader.DigitReader.read` on one frame - find ink, segment, frame to 28x28,
 classify every candidate - exactly what the app does per camera frame. OpenCV and the
@@ -18,7 +18,7 @@ import numpy as np
 
 from benchmarks.timing import TimingPolicy, measure
 
-FRAME_SIZE = (640, 480)  # (width, height), as benchmarks.photos.FRAME
+FRAME_SIZE = (640, 480)  # (width, height), as trainer.synth.scenes.FRAME
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +37,12 @@ def make_frames(
     seed: int = SEED,
 ) -> list[Any]:
     """``count`` seeded 640x480 photos: one digit each (``single``) or 3..6 (``string``)."""
-    from benchmarks.photos import FRAME, PhotoMaker, hershey_glyphs
+    from trainer.synth.glyphs import hershey_glyphs
+    from trainer.synth.scenes import FRAME, SceneMaker
 
     if glyphs is None or labels is None or len(glyphs) == 0:
         glyphs, labels = hershey_glyphs(200, seed=seed)
-    maker = PhotoMaker(glyphs, labels, seed=seed)
+    maker = SceneMaker(glyphs, labels, seed=seed)
     if kind == "single":
         return [maker.single(FRAME) for _ in range(count)]
     return [maker.string(3 + i % 4, FRAME) for i in range(count)]

@@ -15,7 +15,14 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_app.contract import IMAGE_SIZE, INK, INPUT_SCALING, ModelContract, read_contract_bytes
+from edge_app.contract import (
+    IMAGE_SIZE,
+    INK,
+    INPUT_SCALING,
+    ModelContract,
+    default_labels,
+    read_contract_bytes,
+)
 from edge_app.errors import ModelError
 from edge_app.runtime import load_interpreter
 
@@ -48,7 +55,8 @@ class Classifier:
             the converter may pass False for a model that has not been stamped yet.
 
     Raises:
-        ModelError: unreadable file, no contract, or an input/output that is not 28x28x1 -> 10.
+        ModelError: unreadable file, no contract, or an input/output that is not 28x28x1 -> 10
+            digits (or 12: digits, none, cut).
         RuntimeNotFoundError: no interpreter installed.
     """
 
@@ -88,24 +96,27 @@ class Classifier:
             raise ModelError(
                 f"{self.model_path}: model input is {list(shape)}, expected [1, 28, 28, 1]"
             )
-        if int(np.prod(self._output["shape"][1:])) != 10:
-            raise ModelError(
-                f"{self.model_path}: model output is {list(self._output['shape'])}, "
-                "expected 10 classes"
-            )
-        if self.contract is not None:
-            # A model that expects other pixels would silently misread every digit: refuse it.
-            if len(self.contract.labels) != 10:
+        outputs = int(np.prod(self._output["shape"][1:]))
+        if self.contract is None:
+            self.labels = default_labels(outputs)  # raises ModelError for other sizes
+        else:
+            self.labels = tuple(str(label) for label in self.contract.labels)
+            if len(self.labels) != outputs:
                 raise ModelError(
-                    f"{self.model_path}: contract lists {len(self.contract.labels)} labels "
-                    "for 10 outputs"
+                    f"{self.model_path}: contract lists {len(self.labels)} labels "
+                    f"for {outputs} outputs"
                 )
+            # A model that expects other pixels would silently misread every digit: refuse it.
             if self.contract.ink != INK or self.contract.input_scaling != INPUT_SCALING:
                 raise ModelError(
                     f"{self.model_path}: model expects {self.contract.ink} "
                     f"{self.contract.input_scaling} input; this DigitLite feeds {INK} "
                     f"{INPUT_SCALING}"
                 )
+        self._digit_columns = np.array([i for i, v in enumerate(self.labels) if v.isdigit()])
+        if len(self._digit_columns) == 0:
+            raise ModelError(f"{self.model_path}: model labels {self.labels} name no digit")
+        self.classes = outputs
         self._batch = shape[0]
         signature = self._input.get("shape_signature")
         self._dynamic_batch = signature is not None and len(signature) and signature[0] == -1
@@ -155,11 +166,12 @@ class Classifier:
         """Class probabilities for one image (28, 28) or a batch (N, 28, 28[, 1]).
 
         Returns:
-            float32 array (N, 10). ``last_latency_ms`` holds the time this call took.
+            float32 array (N, classes), columns named by :attr:`labels`. ``last_latency_ms``
+            holds the time this call took.
         """
         x = self._prepare(images)
         n = len(x)
-        out = np.empty((n, 10), dtype=np.float32)
+        out = np.empty((n, self.classes), dtype=np.float32)
         if n == 0:
             return out
         interp = self._interpreter
@@ -175,16 +187,23 @@ class Classifier:
                 chunk = x[i : i + step]
                 interp.set_tensor(in_index, chunk)
                 interp.invoke()
-                out[i : i + step] = self._dequantize(interp.get_tensor(out_index)).reshape(-1, 10)
+                out[i : i + step] = self._dequantize(interp.get_tensor(out_index)).reshape(
+                    -1, self.classes
+                )
         self.last_latency_ms = (time.perf_counter() - start) * 1000.0
         return out
 
     def classify(self, images: np.ndarray, top_k: int = 3) -> list[Prediction]:
-        """Best digit, confidence and top-k for each image (see :meth:`predict_proba`)."""
-        probs = self.predict_proba(images)
+        """Best digit, confidence and the top-k digits for each image (a drawing, a crop).
+
+        Only digit classes are ranked; a vision model's "none" and "cut" probabilities are
+        what the digits' confidences leave below 1.
+        """
+        probs = self.predict_proba(images)[:, self._digit_columns]
+        digits = [int(self.labels[c]) for c in self._digit_columns]
         results = []
         for p in probs:
             order = np.argsort(p)[::-1][:top_k]
-            top = tuple((int(d), float(p[d])) for d in order)
+            top = tuple((digits[k], float(p[k])) for k in order)
             results.append(Prediction(digit=top[0][0], confidence=top[0][1], top=top))
         return results

@@ -30,6 +30,28 @@ PIXEL_MIN, PIXEL_MAX = 0.0, 255.0
 INK = "white-on-black"
 INPUT_SCALING = "raw-0-255"  # float32 pixels 0..255; the model rescales internally
 LABELS = tuple(str(d) for d in range(10))
+# A model that judges the vision step's spans has two more classes after the digits: "none" (no
+# digit there: a speck, a letter, a shadow's edge) and "cut" (digit ink, but not one whole
+# digit: a part of one, or two run together). See edge_app.vision.lattice.
+NONE_LABEL, CUT_LABEL = "none", "cut"
+VISION_LABELS = (*LABELS, NONE_LABEL, CUT_LABEL)
+
+
+def default_labels(outputs: int) -> tuple[str, ...]:
+    """The labels of a model with ``outputs`` classes and no contract to name them.
+
+    Raises:
+        ModelError: neither a digit classifier (10) nor a vision one (12).
+    """
+    if outputs == len(LABELS):
+        return LABELS
+    if outputs == len(VISION_LABELS):
+        return VISION_LABELS
+    raise ModelError(
+        f"model has {outputs} outputs; a DigitLite model has {len(LABELS)} (digits) or "
+        f"{len(VISION_LABELS)} (digits, none, cut)"
+    )
+
 
 CONTRACT_METADATA_NAME = "digitlite.contract"
 CONTRACT_SCHEMA_VERSION = 1

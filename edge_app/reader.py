@@ -20,6 +20,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from edge_app.contract import NONE_LABEL
+
 log = logging.getLogger(__name__)
 
 LINE_SEPARATOR = " "
@@ -39,7 +41,35 @@ class ProbabilityModel(Protocol):
     def predict_proba(self, images: np.ndarray) -> np.ndarray: ...
 
 
+class Proposal(Protocol):
+    """What vision proposes for one reading of an image (``edge_app.vision.Proposal``)."""
+
+    candidates: Sequence[Candidate]
+
+    def decode(
+        self, probs: np.ndarray, digit_columns: np.ndarray, none_column: int | None
+    ) -> list[tuple[int, int, float, int]]: ...
+
+
 FindDigits = Callable[[np.ndarray], Sequence[Candidate]]
+Propose = Callable[[np.ndarray], Sequence[Proposal]]
+
+
+@dataclass(frozen=True)
+class _Final:
+    """A finder's candidates taken as they are: each one read as its most probable digit."""
+
+    candidates: Sequence[Candidate]
+
+    def decode(
+        self, probs: np.ndarray, digit_columns: np.ndarray, none_column: int | None
+    ) -> list[tuple[int, int, float, int]]:
+        top = probs[:, digit_columns].argmax(axis=1)
+        return [
+            (k, int(digit_columns[t]), float(probs[k, digit_columns[t]]),
+             int(getattr(self.candidates[k], "line", 0)))
+            for k, t in enumerate(top)
+        ]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -95,23 +125,26 @@ class Reading:
         return self.digits.split(LINE_SEPARATOR) if self.digits else []
 
 
-def _default_find() -> FindDigits:
+def taken_as_found(find: FindDigits) -> Propose:
+    """A proposer from a finder whose candidates are final: each is read as its best digit."""
+    return lambda image: [_Final(list(find(image)))]
+
+
+def _default_propose() -> Propose:
     # Imported when first needed so the reader can be built (and tested) with another finder.
-    from edge_app.vision import find_digits
+    from edge_app.vision import propose
 
-    return find_digits
+    return propose
 
 
-def _labels_of(classifier: Any) -> tuple[int, ...]:
-    """Output index -> digit, from the model's contract when it has one."""
-    contract = getattr(classifier, "contract", None)
-    labels = getattr(contract, "labels", None)
+def _labels_of(classifier: Any) -> tuple[str, ...]:
+    """Output index -> label: the classifier's own, else its contract's, else the digits."""
+    labels = getattr(classifier, "labels", None) or getattr(
+        getattr(classifier, "contract", None), "labels", None
+    )
     if labels:
-        try:
-            return tuple(int(label) for label in labels)
-        except (TypeError, ValueError):
-            log.warning("model labels %r are not digits; using output positions", labels)
-    return tuple(range(10))
+        return tuple(str(label) for label in labels)
+    return tuple(str(d) for d in range(10))
 
 
 class DigitReader:
@@ -119,13 +152,15 @@ class DigitReader:
 
     Args:
         classifier: a loaded :class:`~edge_app.classifier.Classifier` (or anything with
-            ``predict_proba(images (N, 28, 28)) -> (N, 10)``).
-        min_confidence: candidates whose best probability is below this are dropped (0..1).
-        find: the vision function; default :func:`edge_app.vision.find_digits`. Tests inject
-            a fake here.
+            ``predict_proba(images (N, 28, 28)) -> (N, classes)`` and a ``contract`` whose
+            ``labels`` name the classes: digits, and optionally ``none`` and ``cut``).
+        min_confidence: digits whose probability is below this are dropped (0..1).
+        find: a vision function whose candidates are taken as they are (tests inject one);
+            default: :func:`edge_app.vision.propose`, whose spans the model's probabilities
+            decode (where one digit ends, what is not a digit).
 
     Raises:
-        ValueError: ``min_confidence`` outside 0..1.
+        ValueError: ``min_confidence`` outside 0..1, or a model without digit labels.
     """
 
     def __init__(
@@ -139,8 +174,13 @@ class DigitReader:
             raise ValueError(f"min_confidence must be within 0..1, got {min_confidence}")
         self.classifier = classifier
         self.min_confidence = float(min_confidence)
-        self._find = find if find is not None else _default_find()
-        self._labels = _labels_of(classifier)
+        self._propose: Propose = taken_as_found(find) if find is not None else _default_propose()
+        labels = _labels_of(classifier)
+        self._digit_columns = np.array([i for i, v in enumerate(labels) if v.isdigit()], int)
+        if not len(self._digit_columns):
+            raise ValueError(f"model labels {labels!r} name no digit")
+        self._none_column = labels.index(NONE_LABEL) if NONE_LABEL in labels else None
+        self._labels = labels
 
     def read(self, image: np.ndarray) -> Reading:
         """Find, frame and classify every digit in ``image`` (gray, BGR or BGRA uint8).
@@ -149,39 +189,43 @@ class DigitReader:
             A :class:`Reading`; ``digits == ""`` when nothing in the image is read as a digit.
         """
         start = time.perf_counter()
-        candidates = list(self._find(image))
+        proposals = list(self._propose(image))
+        candidates = [c for p in proposals for c in p.candidates]
         found = time.perf_counter()
         if not candidates:
             elapsed = (found - start) * 1000.0
             return Reading("", [], latency_ms=elapsed, vision_ms=elapsed)
         batch = np.stack([np.asarray(c.image, dtype=np.uint8).reshape(28, 28) for c in candidates])
         probs = np.asarray(self.classifier.predict_proba(batch))
-        done = time.perf_counter()
+        classified = time.perf_counter()
 
-        best = probs.argmax(axis=1)
-        detections: list[Detection] = []
-        for cand, index, p in zip(candidates, best, probs, strict=True):
-            confidence = float(p[index])
-            if confidence < self.min_confidence:
-                continue
-            box = tuple(int(v) for v in cand.box)
-            detections.append(
-                Detection(self._labels[int(index)], confidence, box, int(getattr(cand, "line", 0)))
-            )
-        rejected = len(candidates) - len(detections)
+        best: tuple[float, list[Detection], int] | None = None
+        offset = 0
+        for proposal in proposals:
+            rows = probs[offset : offset + len(proposal.candidates)]
+            chosen = proposal.decode(rows, self._digit_columns, self._none_column)
+            detections = []
+            for k, column, confidence, line in chosen:
+                if confidence < self.min_confidence:
+                    continue
+                box = tuple(int(v) for v in proposal.candidates[k].box)
+                detections.append(Detection(int(self._labels[column]), confidence, box, line))
+            # Two readings (light ink on dark, or a sheet on a dark table): the one that reads
+            # more, and more surely, wins; on a tie the first (dark ink on paper).
+            score = sum(d.confidence for d in detections)
+            if best is None or score > best[0]:
+                best = (score, detections, len(chosen) - len(detections))
+            offset += len(proposal.candidates)
+        _, detections, rejected = best if best is not None else (0.0, [], 0)
+        done = time.perf_counter()
         if rejected:
-            log.debug(
-                "dropped %d of %d candidates below %.2f",
-                rejected,
-                len(candidates),
-                self.min_confidence,
-            )
+            log.debug("dropped %d digit(s) below %.2f", rejected, self.min_confidence)
         return Reading(
             digits=_join(detections),
             detections=detections,
             latency_ms=(done - start) * 1000.0,
-            vision_ms=(found - start) * 1000.0,
-            classify_ms=(done - found) * 1000.0,
+            vision_ms=(found - start) * 1000.0 + (done - classified) * 1000.0,
+            classify_ms=(classified - found) * 1000.0,
             rejected=rejected,
         )
 

@@ -23,7 +23,7 @@ from make_fixture_models import band_image  # noqa: E402
 
 from edge_app import cli, reader  # noqa: E402
 
-REAL_FIND = reader._default_find
+REAL_PROPOSE = reader._default_propose
 MODELS = Path(__file__).parent / "data" / "models"
 INT8 = str(MODELS / "band_int8.tflite")
 
@@ -41,7 +41,7 @@ def tile_finder(image: np.ndarray) -> list[types.SimpleNamespace]:
 
 @pytest.fixture(autouse=True)
 def fake_vision(monkeypatch):
-    monkeypatch.setattr(reader, "_default_find", lambda: tile_finder)
+    monkeypatch.setattr(reader, "_default_propose", lambda: reader.taken_as_found(tile_finder))
 
 
 @pytest.fixture(autouse=True)
@@ -168,7 +168,7 @@ def test_an_unexpected_failure_costs_only_that_file(tmp_path, capsys, monkeypatc
             raise RuntimeError("vision bug")
         return tile_finder(image)
 
-    monkeypatch.setattr(reader, "_default_find", lambda: flaky)
+    monkeypatch.setattr(reader, "_default_propose", lambda: reader.taken_as_found(flaky))
     good = save(tmp_path / "good.png", strip("12"))
     bad = save(tmp_path / "bad.png", strip("345"))
     code, out, err = run(capsys, bad, good, "--model", INT8, "--json")
@@ -273,7 +273,7 @@ def test_quiet_and_verbose(tmp_path, capsys):
 def test_real_vision_on_blank_paper(tmp_path, capsys, monkeypatch):
     """No fake: the real vision step must report nothing on a blank, unevenly lit page."""
     pytest.importorskip("edge_app.vision")
-    monkeypatch.setattr(reader, "_default_find", REAL_FIND)
+    monkeypatch.setattr(reader, "_default_propose", REAL_PROPOSE)
     ramp = np.linspace(170, 235, 640, dtype=np.float32)[None, :].repeat(480, axis=0)
     path = save(tmp_path / "blank.jpg", ramp.astype(np.uint8))
     code, out, _ = run(capsys, path, "--model", INT8, "--json")

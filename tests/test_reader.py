@@ -107,8 +107,8 @@ def test_reading_json_form():
     assert data["digits"] == "1 2" and [d["line"] for d in data["detections"]] == [0, 1]
 
 
-def test_default_finder_is_the_vision_module():
+def test_default_proposer_is_the_vision_module():
     vision = pytest.importorskip("edge_app.vision")
     reader = DigitReader(FakeModel())
-    assert reader._find is vision.find_digits
+    assert reader._propose is vision.propose
     assert reader.read(np.full((120, 160, 3), 255, np.uint8)).digits == ""

@@ -1,4 +1,12 @@
-"""The public entry point: a whole image -> MNIST-framed digit candidates in reading order."""
+"""The public entry points: an image -> the digit candidates worth classifying, and their decoding.
+
+:func:`propose` runs the geometric stages (scale from the content, stroke ink, pieces, lines,
+the lattice of spans) and frames every span like MNIST; the caller classifies all spans in one
+batch and hands the probabilities back to :meth:`Proposal.decode`, which picks each line's most
+probable reading (:mod:`edge_app.vision.lattice`). :class:`edge_app.reader.DigitReader` does
+exactly that. :func:`find_digits` is the model-free view: every cluster of ink that may be a
+digit, framed, in reading order.
+"""
 
 from __future__ import annotations
 
@@ -8,33 +16,21 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from edge_app.vision import lattice, layout, scale
 from edge_app.vision.framing import frame_digit
-from edge_app.vision.image import WorkImage, prepare
-from edge_app.vision.ink import (
-    WEAK_INK,
-    Ink,
-    bright_is_thin,
-    find_ink,
-    median_gray,
-)
-from edge_app.vision.pieces import Piece
-from edge_app.vision.segment import segment
+from edge_app.vision.image import Box, Source, load
+from edge_app.vision.ink import Ink, stroke_ink
+from edge_app.vision.pieces import Piece, find_pieces
 
 log = logging.getLogger(__name__)
 
-# Ink is found and segmented at up to this size (a camera frame at half resolution: four times
-# fewer pixels to label), while each digit is framed from the sharper working image.
-SEGMENT_SIDE = 320
-MARGIN = 2  # px of working image kept around a candidate so its soft edges survive
-# Images this small (longest side, px) are crops - a dataset sample, a form field - not
-# camera frames: evenly lit, with the digit filling them.
-SCAN_SIDE = 200
-BLACK_GROUND = 60  # median gray below which a photo may be light ink on a black ground
+MARGIN = 2  # working px of soft edge kept around a span when it is framed
+SAME_DIGIT = 0.3  # boxes overlapping this much (IoU) read the same digit
 
 
 @dataclass(frozen=True)
 class DigitCandidate:
-    """One digit-like piece of ink found in an image.
+    """One span of ink that may be a digit.
 
     Attributes:
         image: (28, 28) uint8, white ink on black, MNIST-framed (ready for the classifier).
@@ -47,121 +43,152 @@ class DigitCandidate:
     line: int
 
 
-def _candidate_ink(gray: np.ndarray, ink: Ink, g: Piece, factor: float) -> np.ndarray:
-    """The candidate's own ink from the working image: soft edges kept, neighbours left out.
+@dataclass(frozen=True)
+class Proposal:
+    """Everything worth classifying in one image under one reading (polarity).
 
-    Args:
-        gray: the working image.
-        ink: ink found on the segmentation image.
-        g: the candidate (segmentation-image coordinates).
-        factor: working pixels per segmentation pixel.
-
-    Returns:
-        float32 crop, white ink 0..255 on black.
+    Attributes:
+        candidates: every span, framed, line by line (their ``line`` is the line's index
+            within its plan; :meth:`decode` gives the reading's own line numbers).
+        lines: per line of every plan, its lattice and the index of its first span in
+            ``candidates``.
+        plans: how the image was read (scale, region, polarity), one per size of writing.
     """
-    height, width = gray.shape
-    x0 = max(0, int(g.x * factor) - MARGIN)
-    y0 = max(0, int(g.y * factor) - MARGIN)
-    x1 = min(width, int(np.ceil((g.x + g.w) * factor)) + MARGIN)
-    y1 = min(height, int(np.ceil((g.y + g.h) * factor)) + MARGIN)
-    size = (x1 - x0, y1 - y0)
-    crop = gray[y0:y1, x0:x1]
-    if ink.inverted:
-        crop = 255 - crop
-    # The paper estimate is smooth: resampling its crop is as good as recomputing it.
-    sx0, sy0 = int(x0 / factor), int(y0 / factor)
-    sx1, sy1 = int(np.ceil(x1 / factor)), int(np.ceil(y1 / factor))
-    paper = cv2.resize(ink.paper[sy0:sy1, sx0:sx1], size, interpolation=cv2.INTER_LINEAR)
-    strength = 1.0 - crop.astype(np.float32) / np.maximum(paper, 1).astype(np.float32)
-    # Where the candidate is: its mask from segmentation, scaled up and grown a little.
-    mask = np.zeros((sy1 - sy0, sx1 - sx0), np.uint8)
-    mask[g.y - sy0 : g.y - sy0 + g.h, g.x - sx0 : g.x - sx0 + g.w] = g.mask
-    mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
-    grow = 2 * max(1, int(round(factor))) + 1
-    near = cv2.dilate(mask, np.ones((grow, grow), np.uint8)) > 0
-    strength = np.clip(strength, 0.0, 1.0) * near
-    core = strength[(mask > 0) & (strength > WEAK_INK)]
-    # Scale each candidate's own ink to full white: a grey pen digit and a black marker digit
+
+    candidates: tuple[DigitCandidate, ...]
+    lines: tuple[tuple[lattice.LineLattice, int], ...]
+    plans: tuple[scale.Plan, ...]
+
+    def decode(
+        self, probs: np.ndarray, digit_columns: np.ndarray, none_column: int | None
+    ) -> list[tuple[int, int, float, int]]:
+        """The spans read as digits: ``(candidate index, digit column, probability, line)`` in
+        reading order. ``probs`` has one row per candidate."""
+        chosen = []
+        for line_lattice, offset in self.lines:
+            rows = probs[offset : offset + len(line_lattice.spans)]
+            for k, column, p in lattice.decode(line_lattice, rows, digit_columns, none_column):
+                chosen.append((offset + k, column, p))
+        if len(self.plans) > 1:
+            chosen = _suppress(chosen, self.candidates)
+        return _in_lines(chosen, self.candidates)
+
+
+def _iou(a: Box, b: Box) -> float:
+    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / max(1, a[2] * a[3] + b[2] * b[3] - inter)
+
+
+def _suppress(chosen: list, candidates: tuple[DigitCandidate, ...]) -> list:
+    """One reading per digit where two plans (two sizes of writing) read the same ink."""
+    kept: list = []
+    for item in sorted(chosen, key=lambda c: -c[2]):
+        box = candidates[item[0]].box
+        if all(_iou(box, candidates[k[0]].box) < SAME_DIGIT for k in kept):
+            kept.append(item)
+    return kept
+
+
+def _in_lines(chosen: list, candidates: tuple[DigitCandidate, ...]) -> list:
+    """The digits read, arranged in reading lines by where they are in the image."""
+    if not chosen:
+        return []
+    pieces = []
+    for k, _, _ in chosen:
+        x, y, w, h = candidates[k].box
+        pieces.append(Piece(x, y, w, h, np.ones((1, 1), bool), 1))
+    index = {id(p): item for p, item in zip(pieces, chosen, strict=True)}
+    out = []
+    for number, line in enumerate(layout.reading_lines(pieces, keep_all=True)):
+        for p in line.items:
+            k, column, prob = index[id(p)]
+            out.append((k, column, prob, number))
+    return out
+
+
+def _frame(ink: Ink, span: lattice.Span) -> np.ndarray:
+    """The span's own ink, soft edges kept, neighbours left out, MNIST-framed."""
+    g = span.piece
+    height, width = ink.strength.shape
+    left = 0 if span.cut_left else MARGIN
+    right = 0 if span.cut_right else MARGIN
+    x0, y0 = max(0, g.x - left), max(0, g.y - MARGIN)
+    x1, y1 = min(width, g.right + right), min(height, g.bottom + MARGIN)
+    strength = ink.strength[y0:y1, x0:x1].astype(np.float32) / 255.0
+    mask = np.zeros(strength.shape, np.uint8)
+    mask[g.y - y0 : g.bottom - y0, g.x - x0 : g.right - x0] = g.mask
+    near = cv2.dilate(mask, np.ones((2 * MARGIN + 1, 2 * MARGIN + 1), np.uint8)) > 0
+    strength *= near
+    core = strength[mask > 0]
+    # Scale each span's own ink to full white: a grey pencil digit and a black marker digit
     # must look alike to a classifier trained on saturated MNIST strokes.
     level = float(np.percentile(core, 90)) if core.size else 1.0
-    return np.clip(strength * (255.0 / max(level, 0.05)), 0, 255)
+    return frame_digit(np.clip(strength * (1.0 / max(level, 0.05)), 0, 1))
 
 
-def _border_median(gray: np.ndarray) -> int:
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    return int(np.median(border))
+def _working(source: Source, plan: scale.Plan) -> tuple[np.ndarray, tuple[bool, ...]]:
+    gray = source.view(plan.scale, plan.roi)
+    if plan.inverted:
+        gray = cv2.bitwise_not(gray)
+    x, y, w, h = plan.roi
+    height, width = source.gray.shape
+    edges = (x == 0, y == 0, x + w >= width, y + h >= height)
+    return gray, edges
 
 
-def _ink_and_digits(gray: np.ndarray, scan: bool) -> tuple[Ink, list[Piece]]:
-    """Find ink of the right polarity and its digit candidates.
-
-    Paper is usually the brighter part of a photo, so a photo is read as dark ink on light
-    paper in one pass unless it is mostly black. Then it may be light ink on black (a drawing
-    canvas, a screen, a chalkboard) or a sheet of paper on a black table: if the bright part
-    of the image is thin (strokes, not a sheet) both readings are tried and the one that finds
-    more digits wins; on a tie, dark ink on paper wins.
-    A small scan is evenly lit and mostly ground along its border, so the border alone tells
-    its polarity.
-    """
-    if scan:
-        ink = find_ink(gray, inverted=_border_median(gray) < 128, scan=True)
-        return ink, segment(ink, cv2.bitwise_not(gray) if ink.inverted else gray, scan=True)
-    median = median_gray(gray)
-    if median >= BLACK_GROUND or not bright_is_thin(gray):
-        ink = find_ink(gray, inverted=False)
-        return ink, segment(ink, gray)
-    readings = []
-    for inverted in (False, True):
-        ink = find_ink(gray, inverted=inverted)
-        readings.append((ink, segment(ink, cv2.bitwise_not(gray) if inverted else gray)))
-    dark, light = readings[0][1], readings[1][1]
-    # On a tie, "a light digit" is more often the sheet itself on a black table than chalk:
-    # paper wins.
-    return readings[1] if len(light) > len(dark) else readings[0]
+def _box(source: Source, plan: scale.Plan, p: Piece) -> Box:
+    x, y = plan.roi[0] + p.x / plan.scale, plan.roi[1] + p.y / plan.scale
+    return source.box_to_original(x, y, p.w / plan.scale, p.h / plan.scale)
 
 
-def find_digits(image: np.ndarray, *, max_side: int = 640) -> list[DigitCandidate]:
-    """Find the handwritten digits in an image and frame each one like MNIST.
+def _read(source: Source, plans: list[scale.Plan]) -> Proposal:
+    candidates: list[DigitCandidate] = []
+    lattices = []
+    for plan in plans:
+        gray, edges = _working(source, plan)
+        ink = stroke_ink(gray, plan.stroke)
+        pieces = find_pieces(ink, plan.stroke, plan.char_height, edges, crop=plan.crop)
+        lines = layout.reading_lines(layout.gather(pieces))
+        for index, line in enumerate(lines):
+            built = lattice.build(line, plan.stroke)
+            lattices.append((built, len(candidates)))
+            for span in built.spans:
+                box = _box(source, plan, span.piece)
+                candidates.append(DigitCandidate(_frame(ink, span), box, index))
+    log.debug("%d plan(s), %d span(s) to classify", len(plans), len(candidates))
+    return Proposal(tuple(candidates), tuple(lattices), tuple(plans))
 
-    Works on anything from a whole page with a small digit somewhere to a tight crop whose
-    digit touches the border, dark ink on light paper or light ink on dark (polarity is
-    detected). Non-digits (specks, rulings, shadow edges, page borders) are left out.
+
+def propose(image: np.ndarray) -> list[Proposal]:
+    """Every reading worth trying of an image: one per plausible polarity, most likely first.
 
     Args:
         image: gray (H, W), BGR (H, W, 3) or BGRA (H, W, 4) array; uint8 preferred, bool,
             uint16 and float (0..1 or 0..255) accepted. Any size.
-        max_side: the longer side of the working image; larger images are downscaled first,
-            which bounds time and memory.
 
     Returns:
-        Candidates in reading order (lines top to bottom, each left to right); ``[]`` when
-        the image holds no digit.
+        Proposals (a proposal with no candidates when the image holds no ink).
 
     Raises:
-        ImageError: the array is empty, has an impossible shape or a non-numeric dtype, or
-            ``max_side`` is below 32.
+        ImageError: the array is empty, has an impossible shape or a non-numeric dtype.
     """
-    work: WorkImage = prepare(image, max_side)
-    gray = work.gray
-    longest = max(gray.shape)
-    if longest > SEGMENT_SIDE * 1.25:
-        factor = longest / SEGMENT_SIDE
-        size = (max(1, round(gray.shape[1] / factor)), max(1, round(gray.shape[0] / factor)))
-        seg_gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-        factor = gray.shape[1] / size[0]
-    else:
-        seg_gray, factor = gray, 1.0
-    scan = max(work.original_size) <= SCAN_SIDE
-    ink, groups = _ink_and_digits(seg_gray, scan)
-    log.debug("%d digit candidate(s)", len(groups))
+    source = load(image)
+    return [_read(source, scale.plan(source, inverted)) for inverted in scale.polarities(source)]
+
+
+def find_digits(image: np.ndarray) -> list[DigitCandidate]:
+    """Every cluster of ink that may be a digit, framed like MNIST, in reading order.
+
+    The model-free view of :func:`propose` (every reading of it: both polarities of an image that
+    may be light ink on dark): one candidate per whole cluster, none cut, none skipped. Reading digits needs the model's judgement: use
+    :class:`edge_app.reader.DigitReader`.
+    """
     out = []
-    for g in groups:
-        image28 = frame_digit(_candidate_ink(gray, ink, g, factor))
-        box = work.box_to_original(
-            int(g.x * factor),
-            int(g.y * factor),
-            int(np.ceil(g.w * factor)),
-            int(np.ceil(g.h * factor)),
-        )
-        out.append(DigitCandidate(image=image28, box=box, line=g.line))
+    for proposal in propose(image):
+        for line_lattice, offset in proposal.lines:
+            for k, span in enumerate(line_lattice.spans):
+                if span.cluster >= 0:
+                    out.append(proposal.candidates[offset + k])
     return out

@@ -12,20 +12,22 @@ from edge_app.errors import ImageError
 
 log = logging.getLogger(__name__)
 
-# Small inputs (dataset samples, form-field crops) are enlarged so the morphology below has
-# pixels to work with; their digit fills the image anyway, so the cost stays tiny.
-MIN_WORK_SIDE = 112
 # Beyond this many pixels an input is not a photo but a mistake (or an attack).
 MAX_INPUT_PIXELS = 1 << 30
+# Inputs larger than this are subsampled by striding before anything else: a 24-megapixel gray
+# copy is 24 MB and digits readable in it stay readable at half the resolution.
+MAX_GRAY_PIXELS = 24_000_000
+
+Box = tuple[int, int, int, int]
 
 
 @dataclass(frozen=True)
-class WorkImage:
-    """The gray image the vision step works on and how it maps back to the input.
+class Source:
+    """The input as one gray image, and the way back to the input's pixel coordinates.
 
     Attributes:
-        gray: (h, w) uint8 working image.
-        scale: working pixels per original pixel (x and y are scaled alike).
+        gray: (h, w) uint8 gray image of the whole input (subsampled if it was huge).
+        scale: ``gray`` pixels per input pixel (1.0 unless subsampled).
         original_size: (width, height) of the input image.
     """
 
@@ -33,8 +35,22 @@ class WorkImage:
     scale: float
     original_size: tuple[int, int]
 
-    def box_to_original(self, x: int, y: int, w: int, h: int) -> tuple[int, int, int, int]:
-        """Map a working-image box to the input image's pixel coordinates (clipped)."""
+    def view(self, scale: float, roi: Box | None = None) -> np.ndarray:
+        """The part ``roi`` (x, y, w, h in ``gray`` pixels; None = all) resized by ``scale``.
+
+        Shrinking averages pixels (INTER_AREA); enlarging interpolates (INTER_LINEAR_EXACT:
+        integer arithmetic, the same result on x86_64 and ARM).
+        """
+        x, y, w, h = roi if roi is not None else (0, 0, self.gray.shape[1], self.gray.shape[0])
+        crop = self.gray[y : y + h, x : x + w]
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        if size == (w, h):
+            return np.ascontiguousarray(crop)
+        method = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR_EXACT
+        return cv2.resize(crop, size, interpolation=method)
+
+    def box_to_original(self, x: float, y: float, w: float, h: float) -> Box:
+        """Map a box in ``gray`` pixels to the input image's pixel coordinates (clipped)."""
         width, height = self.original_size
         x0 = int(np.floor(x / self.scale))
         y0 = int(np.floor(y / self.scale))
@@ -119,37 +135,17 @@ def to_gray(image: np.ndarray) -> np.ndarray:
     return _alpha_composite(gray, alpha)
 
 
-def prepare(image: np.ndarray, max_side: int) -> WorkImage:
-    """Bring any input to a gray working image whose longer side is within bounds.
-
-    Large images are first subsampled by striding (a view, so no full-size copy is made) and
-    then area-resized to ``max_side``; tiny ones are enlarged to :data:`MIN_WORK_SIDE`.
-
-    Args:
-        image: the input array (see :func:`to_gray`).
-        max_side: longest side of the working image.
-
-    Returns:
-        The :class:`WorkImage`.
+def load(image: np.ndarray) -> Source:
+    """Any input array -> the gray :class:`Source` the vision step works from.
 
     Raises:
-        ImageError: the array is not an image (see :func:`to_gray`), or ``max_side`` < 32.
+        ImageError: the array is not an image (see :func:`to_gray`).
     """
-    if max_side < 32:
-        raise ImageError(f"max_side must be at least 32, got {max_side}")
     image = np.asarray(image)
     _check_shape(image)
     height, width = image.shape[:2]
-    longest = max(height, width)
-    step = max(1, longest // (2 * max_side))
-    if step > 1:
+    step = max(1, int(np.ceil(np.sqrt(height * width / MAX_GRAY_PIXELS))))
+    if step > 1:  # a strided view: no full-size copy of a huge input is made
         image = image[::step, ::step]
-    gray = to_gray(image)
-    target = min(max(longest, MIN_WORK_SIDE), max_side)
-    scale = target / longest
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    if size != (gray.shape[1], gray.shape[0]):
-        shrink = size[0] < gray.shape[1]
-        gray = cv2.resize(gray, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
-    log.debug("working image %dx%d (scale %.3f) from %dx%d", size[0], size[1], scale, width, height)
-    return WorkImage(gray=np.ascontiguousarray(gray), scale=scale, original_size=(width, height))
+    gray = np.ascontiguousarray(to_gray(image))
+    return Source(gray=gray, scale=1.0 / step, original_size=(width, height))

@@ -1,9 +1,16 @@
-"""Finding ink: polarity, illumination normalisation and the ink masks.
+"""Finding ink: how much darker each pixel is than the paper right around it.
 
-The page is rarely evenly lit. The paper's brightness is estimated by a morphological closing
-(a max then a min filter, which erases strokes thinner than the kernel but keeps the outline of
-large dark regions such as cast shadows) on a small copy of the image; dividing by it turns
-"how dark is this pixel" into "how much darker than the paper around it", which is what ink is.
+Two measures, for two jobs:
+
+* :func:`paper_contrast` - darker than the brightest paper within a fifth of the image (a
+  morphological closing on a small copy). It sees ink of any width, but also shadows and the
+  table beyond a sheet; it is used for the first look, to find where the writing is and how
+  wide its strokes are.
+* :func:`stroke_ink` - darker than the paper within a few stroke widths (a closing with a
+  kernel three strokes wide, i.e. a black-hat). Once the image is scaled so that strokes are
+  about :data:`edge_app.vision.scale.TARGET_STROKE` px wide, this sees pen strokes and nothing
+  wider: a shadow's edge, a gradient, vignetting or a dark table are wider than the kernel and
+  vanish. Ink is judged against its own surroundings, the way a reader sees it.
 """
 
 from __future__ import annotations
@@ -16,35 +23,35 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-# The background is estimated on a copy this size: fast, and a kernel of a fifth of the image
-# is wider than any pen stroke, even in a tight crop where the digit fills the frame.
+# The first look estimates the paper on a copy this size with a kernel of this fraction of it:
+# wider than any pen stroke, even in a tight crop where the digit fills the frame.
 BACKGROUND_SIDE = 160
 BACKGROUND_KERNEL_FRACTION = 0.22
-# Ink strength s = 1 - pixel / paper. Weak pixels make up the strokes; a component needs some
-# strong pixels to count at all (hysteresis), which shrugs off soft shadows and faint rulings.
-WEAK_INK = 0.20
-STRONG_INK = 0.38
 # Share of the bright pixels of a dark image that may survive a wide opening for it to be
 # read as light strokes on a dark ground (a sheet of paper keeps over 90 %).
 THIN_BRIGHT = 0.88
+# Stroke ink: a pixel is ink when it is this much darker than its paper (1 - pixel / paper),
+# or this many times the image's own noise, whichever is more. The floor is what a pencil
+# line keeps in a dim photo; the noise factor keeps JPEG grain and paper texture out.
+WEAK_INK = 0.07
+STRONG_INK = 0.16
+NOISE_FACTOR = 3.0
 
 
 @dataclass(frozen=True)
 class Ink:
-    """Ink found in a working image.
+    """Ink found in a working image (dark ink on light paper after polarity correction).
 
     Attributes:
-        strength: (h, w) uint8, 0 = paper, 255 = black ink (already polarity-corrected).
+        strength: (h, w) uint8, 0 = paper, 255 = ink absorbing all light.
         weak: (h, w) uint8 0/255 mask of stroke pixels.
-        strong: (h, w) bool mask of clearly inked pixels.
-        inverted: True when the input was light ink on a dark background.
-        paper: (h, w) uint8 estimated paper brightness (after polarity correction).
+        strong: (h, w) bool mask of clearly inked pixels (a piece of ink needs some).
+        paper: (h, w) uint8 estimated paper brightness around each pixel.
     """
 
     strength: np.ndarray
     weak: np.ndarray
     strong: np.ndarray
-    inverted: bool
     paper: np.ndarray
 
 
@@ -59,32 +66,6 @@ def _small(gray: np.ndarray) -> np.ndarray:
     factor = max(1.0, max(height, width) / BACKGROUND_SIDE)
     size = (max(1, round(width / factor)), max(1, round(height / factor)))
     return cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
-
-
-def _kernel(small: np.ndarray) -> np.ndarray:
-    k = max(3, int(round(BACKGROUND_KERNEL_FRACTION * max(small.shape))) | 1)
-    return cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
-
-
-def light_ink(gray: np.ndarray) -> bool:
-    """Guess whether the ink is lighter than its background (an MNIST-style image).
-
-    Ink is made of strokes narrower than the background kernel. Light strokes on a dark
-    ground show up in the white top-hat, dark strokes on light paper in the black-hat; the
-    stronger one wins, provided the bright part of the image really is thin: a sheet of paper
-    on a dark table is bright and wide and survives an opening, strokes do not.
-    """
-    small = _small(gray)
-    kernel = _kernel(small)
-    opened = cv2.morphologyEx(small, cv2.MORPH_OPEN, kernel, borderType=cv2.BORDER_REPLICATE)
-    closed = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_REPLICATE)
-    light = float(cv2.subtract(small, opened).sum(dtype=np.float64))
-    dark = float(cv2.subtract(closed, small).sum(dtype=np.float64))
-    if not (light > 2.0 * dark and light > 20.0 * small.size**0.5):
-        return False
-    level, bright = cv2.threshold(small, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
-    wide = np.count_nonzero(opened > level)
-    return wide < 0.5 * max(1, np.count_nonzero(bright))
 
 
 def bright_is_thin(gray: np.ndarray) -> bool:
@@ -102,55 +83,68 @@ def bright_is_thin(gray: np.ndarray) -> bool:
     return np.count_nonzero(survived) < THIN_BRIGHT * max(1, np.count_nonzero(bright))
 
 
-def estimate_paper(gray: np.ndarray) -> np.ndarray:
-    """Estimate the paper brightness under each pixel (dark ink on light paper).
+def contrast(gray: np.ndarray, paper: np.ndarray) -> np.ndarray:
+    """How much darker than ``paper`` each pixel is: uint8 255 * (1 - gray / paper), clipped.
 
-    Returns:
-        (h, w) uint8 background, never below 1 so it can be divided by.
+    Computed in float32 arithmetic, which every CPU rounds alike (the uint8 ``cv2.divide``
+    rounds differently on ARM than on x86, which would change digits' confidences).
+    """
+    ratio = gray.astype(np.float32) * np.float32(255.0) / np.maximum(paper, 1).astype(np.float32)
+    return (255 - np.minimum(np.rint(ratio), 255)).astype(np.uint8)
+
+
+def paper_contrast(gray: np.ndarray) -> np.ndarray:
+    """How much darker each pixel is than the brightest paper nearby: uint8, 255 = black.
+
+    The paper is a closing (max then min filter) on a small copy with a kernel a fifth of the
+    image wide, which erases every stroke but follows gradients and large shadows.
     """
     height, width = gray.shape
     small = _small(gray)
-    paper = cv2.morphologyEx(
-        small, cv2.MORPH_CLOSE, _kernel(small), borderType=cv2.BORDER_REPLICATE
-    )
+    k = max(3, int(round(BACKGROUND_KERNEL_FRACTION * max(small.shape))) | 1)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_REPLICATE)
+    paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR_EXACT)
+    return contrast(gray, paper)
 
-    paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR)
-    return np.maximum(paper, 1)
 
-
-def flat_paper(gray: np.ndarray) -> np.ndarray:
-    """The paper level of an evenly lit scan: the median of Otsu's bright class."""
+def flat_contrast(gray: np.ndarray) -> np.ndarray:
+    """Contrast against one paper level (Otsu's bright class): for small, evenly lit crops whose
+    strokes may be as wide as a quarter of the image - too wide for any local estimate."""
     level, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     bright = gray[gray > level]
-    value = int(np.median(bright)) if bright.size else 255
-    return np.full(gray.shape, max(value, 1), np.uint8)
+    value = max(int(np.median(bright)) if bright.size else 255, 1)
+    return contrast(gray, np.full_like(gray, value))
 
 
-def find_ink(gray: np.ndarray, inverted: bool | None = None, *, scan: bool = False) -> Ink:
-    """Normalise the illumination of a gray working image and threshold its ink.
+def stroke_kernel(stroke: float) -> int:
+    """Side of the square closing that erases a stroke ``stroke`` px wide with room to spare."""
+    return max(5, int(round(3.0 * stroke + 1)) | 1)
+
+
+def stroke_ink(gray: np.ndarray, stroke: float) -> Ink:
+    """Ink as strokes about ``stroke`` px wide, against the paper a few strokes around them.
 
     Args:
-        gray: (h, w) uint8 working image.
-        inverted: True for light ink on a dark ground, False for dark ink on light paper,
-            None to guess (:func:`light_ink`).
-        scan: the image is a small, evenly lit crop (a dataset sample, a form field): its
-            strokes may be as wide as a quarter of the image, too wide for the closing, so
-            the paper is taken as one level instead.
+        gray: (h, w) uint8 working image, dark ink on light paper.
+        stroke: the expected stroke width in this image's pixels.
 
     Returns:
-        The :class:`Ink` found (possibly none).
+        The :class:`Ink` (possibly none).
     """
-    if inverted is None:
-        inverted = light_ink(gray)
-    if inverted:
-        gray = cv2.bitwise_not(gray)
-    paper = flat_paper(gray) if scan else estimate_paper(gray)
-    # strength = 255 * (1 - gray / paper), saturating, all in uint8
-    ratio = cv2.divide(gray, paper, scale=255)
-    strength = cv2.bitwise_not(ratio)
-    _, weak = cv2.threshold(strength, int(WEAK_INK * 255), 255, cv2.THRESH_BINARY)
-    strong = strength > int(STRONG_INK * 255)
+    k = stroke_kernel(stroke)
+    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    paper = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_REPLICATE)
+    paper = np.maximum(paper, 1)
+    strength = contrast(gray, paper)
+    # Most pixels are paper: the median strength is the paper's own texture and noise.
+    noise = median_gray(strength)
+    weak_level = max(int(WEAK_INK * 255), int(NOISE_FACTOR * noise))
+    strong_level = max(int(STRONG_INK * 255), weak_level + 1)
+    _, weak = cv2.threshold(strength, weak_level, 255, cv2.THRESH_BINARY)
+    strong = strength > strong_level
     log.debug(
-        "ink: inverted=%s weak=%d strong=%d px", inverted, cv2.countNonZero(weak), int(strong.sum())
-    )
-    return Ink(strength=strength, weak=weak, strong=strong, inverted=inverted, paper=paper)
+        "stroke ink (kernel %d, noise %d): weak > %d, strong > %d", k, noise, weak_level,
+        strong_level,
+    )  # fmt: skip
+    return Ink(strength=strength, weak=weak, strong=strong, paper=paper)

@@ -1,42 +1,54 @@
-"""Pieces of ink: connected components (rulings removed, junk dropped) and their grouping.
+"""Pieces of ink: the connected components of the stroke mask, rulings taken out.
 
-Pieces that overlap in x and almost touch in y are one digit whose stroke broke (the top bar
-of a 5, the two strokes of a 4); a small fragment running into a digit's box belongs to it.
+A piece is not yet a digit: it may be a whole digit, part of one (the bar of a 5, a stroke
+whose pen skipped), two digits run into each other, a letter, a speck. Which is which is
+decided later, by the model (:mod:`edge_app.vision.lattice`). The only things dropped here are
+what cannot be writing at all: dust smaller than a pen's dot, and bands running along the
+image's border (the table beyond a sheet, a sheet's edge).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from edge_app.vision.ink import Ink
-from edge_app.vision.judge import MAX_BORDER_CONTACT, border_contact, on_paper, touches_border
-from edge_app.vision.lines import looks_like_ruling, remove_rulings
+from edge_app.vision.rulings import looks_like_ruling, remove_rulings
 
 log = logging.getLogger(__name__)
 
-MIN_AREA = 6  # px in the working image: less is sensor noise or dust
-PIECE_INK = 0.36  # median ink strength of a piece of pen ink (a soft shadow stays below)
-MAX_PIECES = 400  # more candidate pieces than this is texture, not writing
+# A piece smaller than this many squared stroke widths is dust or paper texture: a pen's dot
+# is about one stroke across, and a dot is punctuation, not a digit.
+MIN_AREA_STROKES = 1.5
+MAX_PIECES = 200  # more than this is texture, not writing: keep the most clearly inked
+OFF_PAPER = 0.5  # a piece whose ground is darker than this share of the paper is off the sheet
+# Share of its box's outline a piece may run along the image border. A digit cropped tightly
+# touches the border where its strokes end; a strip of table or a sheet's edge runs along it.
+MAX_BORDER_CONTACT = 0.4
 
 
-@dataclass
+@dataclass(frozen=True)
 class Piece:
-    """A connected piece of ink, or a group of pieces forming one digit candidate."""
+    """A connected piece of ink (working-image pixels).
+
+    Attributes:
+        x, y, w, h: its box.
+        mask: bool (h, w), the piece's own pixels.
+        strong: how many of its pixels are clearly ink.
+    """
 
     x: int
     y: int
     w: int
     h: int
-    mask: np.ndarray  # bool (h, w)
+    mask: np.ndarray
     strong: int
-    line: int = 0
-    parts: list[Piece] = field(default_factory=list)
 
-    @property
+    @functools.cached_property
     def area(self) -> int:
         return int(np.count_nonzero(self.mask))
 
@@ -48,114 +60,98 @@ class Piece:
     def cy(self) -> float:
         return self.y + self.h / 2
 
+    @property
+    def right(self) -> int:
+        return self.x + self.w
 
-def _components(
-    weak: np.ndarray, strong: np.ndarray
-) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+    @property
+    def bottom(self) -> int:
+        return self.y + self.h
+
+
+def border_contact(piece: Piece, shape: tuple[int, int], edges: tuple[bool, ...]) -> float:
+    """Length of the image border covered by the piece, over its box's perimeter.
+
+    ``edges`` says which sides of the working image (left, top, right, bottom) are the border
+    of the photo itself; the others are the border of the region being read, not of the photo.
+    """
+    height, width = shape
+    left, top, right, bottom = edges
+    touch = 0
+    if top and piece.y == 0:
+        touch += int(np.count_nonzero(piece.mask[0]))
+    if bottom and piece.bottom == height:
+        touch += int(np.count_nonzero(piece.mask[-1]))
+    if left and piece.x == 0:
+        touch += int(np.count_nonzero(piece.mask[:, 0]))
+    if right and piece.right == width:
+        touch += int(np.count_nonzero(piece.mask[:, -1]))
+    return touch / (2.0 * (piece.w + piece.h))
+
+
+def _components(weak: np.ndarray, strong: np.ndarray):
     # Grana's block-based labelling: 3x faster than the default here, same labels.
     n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
         weak, 8, cv2.CV_32S, cv2.CCL_GRANA
     )
-    strong_counts = np.bincount(labels[strong], minlength=n)
-    return n, labels, stats, strong_counts
+    return n, labels, stats, np.bincount(labels[strong], minlength=n)
 
 
-def find_pieces(ink: Ink, gray: np.ndarray, scan: bool = False) -> list[Piece]:
-    """Connected pieces of ink big enough to matter, rulings removed.
+def find_pieces(
+    ink: Ink,
+    stroke: float,
+    char_height: float,
+    edges: tuple[bool, ...] = (True,) * 4,
+    *,
+    crop: bool = False,
+) -> list[Piece]:
+    """The pieces of ink that may be writing.
 
     Args:
-        ink: the ink found in the working image.
-        gray: that image, polarity-corrected (dark ink on light paper).
-        scan: a small clean crop: no rulings, tables or shadows to look for.
+        ink: the ink of the working image.
+        stroke: the stroke width in working pixels.
+        char_height: the writing's typical height in working pixels.
+        edges: which sides of the working image are the photo's border (see
+            :func:`border_contact`).
+        crop: a small crop whose digit may fill it: nothing is dropped for touching its border.
 
     Returns:
-        Pieces (unordered).
+        Pieces, unordered.
     """
-    height, width = ink.weak.shape
+    shape = ink.weak.shape
+    height, width = shape
+    min_area = max(4, int(MIN_AREA_STROKES * stroke * stroke))
     weak = ink.weak
-    n, labels, stats, strong_counts = _components(weak, ink.strong)
-    big = np.flatnonzero((stats[:, cv2.CC_STAT_AREA] >= MIN_AREA) & (strong_counts > 0))
-    big = big[big != 0]
+    n, labels, stats, strong = _components(weak, ink.strong)
+    keep = np.flatnonzero((stats[:, cv2.CC_STAT_AREA] >= min_area) & (strong > 0))
+    keep = keep[keep != 0]
     horizontal = vertical = False
-    for i in big:
+    rulings = []
+    for i in keep:
         x, y, w, h, area = (int(v) for v in stats[i])
-        hor, ver = looks_like_ruling(w, h, area, width, height)
+        hor, ver = looks_like_ruling(w, h, area, char_height, shape)
         horizontal, vertical = horizontal or hor, vertical or ver
-    if (horizontal or vertical) and not scan:
-        weak = remove_rulings(weak, horizontal, vertical)
-        n, labels, stats, strong_counts = _components(weak, ink.strong & (weak > 0))
-        big = np.flatnonzero((stats[:, cv2.CC_STAT_AREA] >= MIN_AREA) & (strong_counts > 0))
-        big = big[big != 0]
-    if len(big) > MAX_PIECES:
-        # Keep the largest: a textured or noisy page must not cost unbounded time.
-        big = big[np.argsort(stats[big, cv2.CC_STAT_AREA])[::-1][:MAX_PIECES]]
+        if hor or ver:
+            rulings.append(i)
+    if horizontal or vertical:
+        lines = np.isin(labels, rulings).astype(np.uint8) * 255
+        weak = remove_rulings(weak, horizontal, vertical, stroke, char_height, lines)
+        n, labels, stats, strong = _components(weak, ink.strong & (weak > 0))
+        keep = np.flatnonzero((stats[:, cv2.CC_STAT_AREA] >= min_area) & (strong > 0))
+        keep = keep[keep != 0]
+    if len(keep) > MAX_PIECES:
+        keep = keep[np.argsort(strong[keep])[::-1][:MAX_PIECES]]
+    paper = float(np.percentile(ink.paper, 90))
     pieces = []
-    for i in big:
-        x, y, w, h, _area = (int(v) for v in stats[i])
-        piece = Piece(x, y, w, h, labels[y : y + h, x : x + w] == i, int(strong_counts[i]))
-        if scan:
-            pieces.append(piece)
+    for i in keep:
+        x, y, w, h, _ = (int(v) for v in stats[i])
+        piece = Piece(x, y, w, h, labels[y : y + h, x : x + w] == i, int(strong[i]))
+        if not crop and border_contact(piece, shape, edges) > MAX_BORDER_CONTACT:
             continue
-        # Dark table beyond the sheet's edge runs along the image border, and the grey of a
-        # soft shadow is fainter than ink: drop both before they are merged with a digit.
-        if border_contact(piece, (height, width)) > MAX_BORDER_CONTACT:
-            continue
-        if np.median(ink.strength[y : y + h, x : x + w][piece.mask]) < PIECE_INK * 255:
-            continue
-        if touches_border(piece, (height, width)) and not on_paper(piece, gray):
+        # Ink sits on paper: grain on a dark table beside the sheet is on a far darker ground
+        # than any paper, even paper in a hand's shadow.
+        if float(ink.paper[y + h // 2, x + w // 2]) < OFF_PAPER * paper:
             continue
         pieces.append(piece)
+    log.debug("%d piece(s) of ink", len(pieces))
     return pieces
-
-
-def _merge(a: Piece, b: Piece) -> Piece:
-    x0, y0 = min(a.x, b.x), min(a.y, b.y)
-    x1, y1 = max(a.x + a.w, b.x + b.w), max(a.y + a.h, b.y + b.h)
-    mask = np.zeros((y1 - y0, x1 - x0), bool)
-    for p in (a, b):
-        mask[p.y - y0 : p.y - y0 + p.h, p.x - x0 : p.x - x0 + p.w] |= p.mask
-    parts = (a.parts or [a]) + (b.parts or [b])
-    return Piece(x0, y0, x1 - x0, y1 - y0, mask, a.strong + b.strong, parts=parts)
-
-
-def _same_digit(a: Piece, b: Piece) -> bool:
-    """Whether two pieces are parts of one broken digit."""
-    overlap_x = min(a.x + a.w, b.x + b.w) - max(a.x, b.x)
-    # A small fragment (the loop of a 2, the end of a stroke) whose box runs into the
-    # digit's box belongs to it.
-    small, big = (a, b) if a.area < b.area else (b, a)
-    if (
-        overlap_x > 0
-        and max(a.y, b.y) < min(a.y + a.h, b.y + b.h)
-        and small.h <= 0.5 * big.h
-        and small.area <= 0.25 * big.area
-    ):
-        return True
-    if overlap_x < 0.4 * min(a.w, b.w):
-        return False
-    gap_y = max(a.y, b.y) - min(a.y + a.h, b.y + b.h)
-    tall = max(a.h, b.h)
-    union_h = max(a.y + a.h, b.y + b.h) - min(a.y, b.y)
-    # Stacked full digits (two lines of writing) are far apart and make a too-tall union;
-    # the halves of a digit whose pen skipped almost touch, and one of them is short.
-    if gap_y > 0.3 * tall:
-        return False
-    return union_h <= 1.45 * tall or (gap_y <= 0.08 * tall and min(a.h, b.h) <= 0.8 * tall)
-
-
-def group_pieces(pieces: list[Piece]) -> list[Piece]:
-    """Merge the pieces of broken digits (repeated until nothing changes)."""
-    groups = sorted(pieces, key=lambda p: -p.area)
-    merged = True
-    while merged:
-        merged = False
-        for i in range(len(groups)):
-            for j in range(i + 1, len(groups)):
-                if _same_digit(groups[i], groups[j]):
-                    groups[i] = _merge(groups[i], groups[j])
-                    del groups[j]
-                    merged = True
-                    break
-            if merged:
-                break
-    return groups

@@ -16,12 +16,15 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-# Fraction of the image side a component must span before it is looked at as a line.
-LINE_SPAN = 0.3
-# Length of straight thin run that makes a line, as a fraction of the image side.
-LINE_RUN = 0.08
-# Thickest ruling, as a fraction of the image's longer side (at least 3 px).
-LINE_THICKNESS = 0.008
+# No stroke of a digit runs straight for longer than the digit is tall, so thin ink running
+# straight for LINE_RUN character heights is a line printed on the paper, and a component
+# spanning more than LINE_SPAN heights is looked at as one.
+LINE_RUN = 1.0
+LINE_SPAN = 2.5
+ACROSS = 0.6  # share of the region's width (height) a horizontal (vertical) ruling spans
+# A ruling is no thicker than this many pen strokes (the image is scaled to its strokes; a
+# blurred line reaches the ink threshold wider than it is printed).
+LINE_THICKNESS = 2.5
 
 
 def _horizontal_rulings(mask: np.ndarray, thickness: int, run: int) -> np.ndarray:
@@ -29,42 +32,107 @@ def _horizontal_rulings(mask: np.ndarray, thickness: int, run: int) -> np.ndarra
     across = cv2.getStructuringElement(cv2.MORPH_RECT, (1, thickness + 1))
     thick = cv2.morphologyEx(mask, cv2.MORPH_OPEN, across)
     thin = cv2.subtract(mask, thick)
-    # Thicken the thin ink across the line so a slightly tilted ruling still gives long runs.
-    slack = max(2, thickness)
+    # Thicken the thin ink across the line so a line a degree or two off (perspective bends a
+    # page's lines apart) still gives long runs.
+    slack = max(2, thickness) + int(run * 0.03)
     grown = cv2.dilate(thin, cv2.getStructuringElement(cv2.MORPH_RECT, (1, 2 * slack + 1)))
     filled = cv2.blur(grown, (run, 1), borderType=cv2.BORDER_CONSTANT)
-    seeds = (filled >= 250).astype(np.uint8)
+    # Nine tenths of the run inked: crossings of a grid and JPEG gaps do not break a line.
+    seeds = (filled >= 230).astype(np.uint8)
     band = cv2.blur(seeds, (run, 1), borderType=cv2.BORDER_CONSTANT) > 0
     band = cv2.dilate(band.astype(np.uint8), across) > 0
     return (thin > 0) & band
 
 
-def remove_rulings(mask: np.ndarray, horizontal: bool, vertical: bool) -> np.ndarray:
+def ruling_angle(lines: np.ndarray) -> float:
+    """The angle (degrees, counter-clockwise, within +-15) of the straight lines in a mask.
+
+    The mask is turned in small steps; where its lines lie horizontal, its row sums are
+    sharpest (the sum of their squares is largest). A photo's rulings share one angle, the
+    camera's tilt, whatever their length.
+    """
+    h, w = lines.shape
+    factor = min(1.0, 160 / max(h, w))
+    small = cv2.resize(lines, (max(1, int(w * factor)), max(1, int(h * factor))),
+                       interpolation=cv2.INTER_AREA).astype(np.float32)  # fmt: skip
+    centre = (small.shape[1] / 2, small.shape[0] / 2)
+
+    def sharpness(angle: float) -> float:
+        turn = cv2.getRotationMatrix2D(centre, -angle, 1.0)
+        rows = cv2.warpAffine(small, turn, small.shape[::-1]).sum(axis=1)
+        return float(np.dot(rows, rows))
+
+    best = max(np.arange(-15.0, 15.1, 3.0), key=sharpness)
+    best = max(np.arange(best - 2.0, best + 2.1, 1.0), key=sharpness)
+    return float(max(np.arange(best - 0.75, best + 0.8, 0.25), key=sharpness))
+
+
+def _turned(mask: np.ndarray, angle: float) -> tuple[np.ndarray, np.ndarray]:
+    """``mask`` turned by ``angle`` on a canvas large enough to hold it, and the turn."""
+    h, w = mask.shape
+    side = int(np.ceil(np.hypot(h, w))) + 2
+    turn = cv2.getRotationMatrix2D((w / 2, h / 2), -angle, 1.0)
+    turn[:, 2] += ((side - w) / 2, (side - h) / 2)
+    return cv2.warpAffine(mask, turn, (side, side), flags=cv2.INTER_NEAREST), turn
+
+
+def remove_rulings(
+    mask: np.ndarray,
+    horizontal: bool,
+    vertical: bool,
+    stroke: float,
+    char_height: float,
+    lines: np.ndarray | None = None,
+) -> np.ndarray:
     """Return a copy of ``mask`` without its ruled/grid/margin lines.
 
     Args:
         mask: (h, w) uint8 0/255 ink mask.
         horizontal: look for horizontal lines.
         vertical: look for vertical lines.
+        stroke: the pen's stroke width in this image (px).
+        char_height: the writing's typical height in this image (px).
+        lines: the part of ``mask`` that looks like rulings, to measure their angle from
+            (None: no tilt).
 
     Returns:
         The cleaned uint8 0/255 mask.
     """
-    height, width = mask.shape
-    thickness = max(3, int(round(LINE_THICKNESS * max(height, width))))
+    thickness = max(3, int(round(LINE_THICKNESS * stroke)))
+    run = max(15, int(LINE_RUN * char_height))
     out = mask.copy()
-    if horizontal:
-        run = max(15, int(LINE_RUN * width))
-        out[_horizontal_rulings(mask, thickness, run)] = 0
-    if vertical:
-        run = max(15, int(LINE_RUN * height))
-        out[_horizontal_rulings(np.ascontiguousarray(mask.T), thickness, run).T] = 0
+    # Perspective tilts a grid's two families of lines by different angles: one turn each.
+    # The second family is looked for once the first is gone, so its crossings do not break
+    # its lines into runs too short to count.
+    for wanted, flip in ((horizontal, False), (vertical, True)):
+        if not wanted:
+            continue
+        image = np.ascontiguousarray(out.T) if flip else out
+        guide = None if lines is None else (np.ascontiguousarray(lines.T) if flip else lines)
+        angle = ruling_angle(guide) if guide is not None else 0.0
+        if abs(angle) >= 1.0:
+            work, turn = _turned(image, angle)
+            hit = _horizontal_rulings(work, thickness, run).astype(np.uint8)
+            back = cv2.invertAffineTransform(turn)
+            hit = cv2.warpAffine(hit, back, image.shape[::-1], flags=cv2.INTER_NEAREST) > 0
+        else:
+            hit = _horizontal_rulings(image, thickness, run)
+        out[(hit.T if flip else hit) & (out > 0)] = 0
     log.debug("rulings removed: %d px", int(np.count_nonzero(mask)) - int(np.count_nonzero(out)))
     return out
 
 
-def looks_like_ruling(w: int, h: int, area: int, width: int, height: int) -> tuple[bool, bool]:
-    """Whether a component's box could hold a horizontal / vertical ruling."""
-    horizontal = w >= LINE_SPAN * width and area < 0.25 * w * max(h, 1)
-    vertical = h >= LINE_SPAN * height and area < 0.25 * h * max(w, 1)
+def looks_like_ruling(
+    w: int, h: int, area: int, char_height: float, shape: tuple[int, int]
+) -> tuple[bool, bool]:
+    """Whether a component's box could hold a horizontal / vertical ruling.
+
+    A ruling is printed across the page, so it spans most of the region being read (which
+    reaches a line height beyond the writing on every side) and is far longer than a digit is
+    tall; its box is mostly empty. A tall 1 alone in its region spans a third of it.
+    """
+    height, width = shape
+    span = LINE_SPAN * char_height
+    horizontal = w >= max(span, ACROSS * width) and area < 0.25 * w * max(h, 1)
+    vertical = h >= max(span, ACROSS * height) and area < 0.25 * h * max(w, 1)
     return horizontal, vertical

@@ -1,0 +1,218 @@
+"""Where one digit ends and the next begins, decided by the model: segmentation by recognition.
+
+A line's clusters are over-segmented into *atoms*: a cluster narrow enough to be one digit is
+one atom; a wide one (two or three digits written into each other, "1000") is also cut at the
+columns where a cut is plausible. A *span* is a run of neighbouring atoms - one atom, a whole
+cluster, a cluster and the fragment beside it, two halves of a cut. Every span is framed and
+classified in one batch; then :func:`decode` picks, per line, the sequence of spans that covers
+every atom once and is most probable: each span read as its best digit, or a whole cluster
+skipped as not writing (its ``none`` probability).
+
+The model's classes say which is which: ``0``..``9`` (exactly one digit), ``none`` (no digit:
+a speck, a letter, a shadow's edge) and ``cut`` (digit ink, but not one whole digit - a part of
+one, or two run together). A span the model calls ``cut`` scores low as a digit, so the decoder
+looks for a better way to cut; only ``none`` makes skipping a cluster cheap.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge_app.vision.layout import Line, merge
+from edge_app.vision.pieces import Piece
+
+MAX_ATOMS = 4  # a span joins at most this many atoms
+MAX_SPAN_WIDTH = 1.6  # line heights: no single digit is wider
+MAX_JOIN_GAP = 0.6  # line heights: atoms further apart are not one digit
+# A cluster at least this wide (in line heights, or in its own height) may hold several digits:
+# it gets cut candidates. A wide 0 or a flat 2 is cut too; the model keeps them whole.
+WIDE = 0.9
+DIGIT_WIDTH = 0.7  # a handwritten digit's typical width in line heights, for even cuts
+LOG_FLOOR = 1e-6
+
+
+@dataclass(frozen=True)
+class Span:
+    """A run of atoms of one line that may be one digit.
+
+    Attributes:
+        piece: the union of its atoms (working pixels).
+        start, end: its atoms, ``[start, end)`` in the line's atom order.
+        cut_left, cut_right: whether its left/right edge is a cut through ink (no margin of
+            neighbouring ink may be taken there when it is framed).
+        cluster: the cluster index when the span is exactly one whole cluster, else -1.
+    """
+
+    piece: Piece
+    start: int
+    end: int
+    cut_left: bool
+    cut_right: bool
+    cluster: int
+
+
+@dataclass(frozen=True)
+class LineLattice:
+    """The spans of one line and how its atoms make up its clusters."""
+
+    atoms: int
+    clusters: tuple[tuple[int, int], ...]  # per cluster, its atoms [start, end)
+    spans: tuple[Span, ...]
+
+
+def _cut_columns(c: Piece, height: float, stroke: float) -> list[int]:
+    """Columns where ``c`` may be cut into digits: thin places of its column profile, and the
+    even divisions into as many digits as its width holds."""
+    profile = c.mask.sum(axis=0).astype(float)
+    w = c.w
+    lo, hi = int(0.2 * w), int(0.8 * w)
+    cuts: list[int] = []
+    if hi > lo + 2:
+        smooth = np.convolve(profile, np.ones(3) / 3, mode="same")
+        inner = smooth[lo:hi]
+        minima = [
+            lo + k
+            for k in range(1, len(inner) - 1)
+            if inner[k] <= inner[k - 1] and inner[k] <= inner[k + 1]
+            and inner[k] <= 2.5 * stroke
+        ]  # fmt: skip
+        minima.sort(key=lambda col: smooth[col])
+        cuts.extend(minima[:3])
+    n = max(2, round(w / (DIGIT_WIDTH * height)))
+    for parts in {n - 1, n, n + 1} - {0, 1}:
+        cuts.extend(int(round(w * k / parts)) for k in range(1, parts))
+    spaced: list[int] = []
+    for col in sorted(set(cuts)):
+        if 0.12 * height <= col <= w - 0.12 * height and all(
+            abs(col - s) >= 0.15 * height for s in spaced
+        ):
+            spaced.append(col)
+    return spaced[:6]
+
+
+def _slice(c: Piece, x0: int, x1: int) -> Piece | None:
+    """Columns ``[x0, x1)`` of a cluster as a piece (rows trimmed to its ink)."""
+    mask = c.mask[:, x0:x1]
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    mask = mask[rows[0] : rows[-1] + 1]
+    return Piece(c.x + x0, c.y + int(rows[0]), x1 - x0, mask.shape[0], mask, c.strong)
+
+
+def _atoms(c: Piece, height: float, stroke: float) -> list[tuple[Piece, bool, bool]]:
+    """``(atom, cut on its left, cut on its right)`` for one cluster."""
+    if c.w < WIDE * height and c.w < WIDE * 1.35 * c.h:
+        return [(c, False, False)]
+    edges = [0, *_cut_columns(c, height, stroke), c.w]
+    out: list[tuple[Piece, bool, bool]] = []
+    for k in range(len(edges) - 1):
+        part = _slice(c, edges[k], edges[k + 1])
+        if part is not None:
+            out.append((part, k > 0, k < len(edges) - 2))
+    return out or [(c, False, False)]
+
+
+MAX_SPANS = 160  # a line proposing more spans than this is texture: no more joins or cuts
+
+
+def build(line: Line, stroke: float) -> LineLattice:
+    """Every span worth classifying in one line."""
+    height = line.height
+    atoms: list[tuple[Piece, bool, bool]] = []
+    clusters: list[tuple[int, int]] = []
+    for c in line.items:
+        start = len(atoms)
+        atoms.extend(_atoms(c, height, stroke))
+        clusters.append((start, len(atoms)))
+    # Every whole cluster is a span, however many atoms it was cut into: skipping a cluster
+    # is judged on the cluster as a whole.
+    spans = [
+        Span(c, s, e, False, False, k)
+        for k, (c, (s, e)) in enumerate(zip(line.items, clusters, strict=True))
+    ]
+    whole = set(clusters)
+    for i in range(len(atoms)):
+        piece, cut_left, _ = atoms[i]
+        right = piece.right
+        for j in range(i + 1, min(len(atoms), i + MAX_ATOMS) + 1):
+            if j > i + 1:
+                nxt = atoms[j - 1][0]
+                if nxt.x - right > MAX_JOIN_GAP * height:
+                    break
+                piece = merge(piece, nxt)
+                right = max(right, nxt.right)
+            if piece.w > MAX_SPAN_WIDTH * max(height, piece.h):
+                break
+            if (i, j) not in whole:
+                spans.append(Span(piece, i, j, cut_left, atoms[j - 1][2], -1))
+        if len(spans) > MAX_SPANS:
+            break
+    return LineLattice(len(atoms), tuple(clusters), tuple(spans))
+
+
+def decode(
+    lattice: LineLattice, probs: np.ndarray, digit_columns: np.ndarray, none_column: int | None
+) -> list[tuple[int, int, float]]:
+    """The most probable reading of one line.
+
+    Args:
+        lattice: the line's spans.
+        probs: (len(spans), classes) class probabilities, one row per span.
+        digit_columns: the columns of ``probs`` that are digits.
+        none_column: the column of "not writing", or None for a model without one (then
+            every whole cluster is read, none cut, none skipped).
+
+    Returns:
+        ``(span index, digit column, probability)`` of the spans read as digits, left to right.
+    """
+    digit_p = probs[:, digit_columns]
+    top = digit_p.argmax(axis=1)
+    if none_column is None:
+        # A model that cannot say "not a digit" cannot judge cuts either: read whole clusters.
+        return [
+            (k, int(digit_columns[top[k]]), float(digit_p[k, top[k]]))
+            for k, span in enumerate(lattice.spans)
+            if span.cluster >= 0
+        ]
+    n = lattice.atoms
+    best = [-math.inf] * (n + 1)
+    back: list[tuple[int, int, int] | None] = [None] * (n + 1)  # (from, span or -1, column)
+    best[0] = 0.0
+    starts = {start for start, _ in lattice.clusters}
+    by_start: dict[int, list[int]] = {}
+    for k, span in enumerate(lattice.spans):
+        by_start.setdefault(span.start, []).append(k)
+    whole = {span.cluster: k for k, span in enumerate(lattice.spans) if span.cluster >= 0}
+    for i in range(n):
+        if best[i] == -math.inf:
+            continue
+        if i in starts:
+            cluster = next(c for c, (s, _) in enumerate(lattice.clusters) if s == i)
+            end = lattice.clusters[cluster][1]
+            k = whole.get(cluster)
+            p_none = float(probs[k, none_column]) if k is not None else 1.0
+            score = best[i] + math.log(max(p_none, LOG_FLOOR))
+            if score > best[end]:
+                best[end], back[end] = score, (i, -1, -1)
+        for k in by_start.get(i, []):
+            span = lattice.spans[k]
+            p = float(digit_p[k, top[k]])
+            score = best[i] + math.log(max(p, LOG_FLOOR))
+            if score > best[span.end]:
+                best[span.end], back[span.end] = score, (i, k, int(digit_columns[top[k]]))
+    chosen: list[tuple[int, int, float]] = []
+    at = n
+    while at > 0:
+        step = back[at]
+        if step is None:  # unreachable: every cluster can be skipped or read whole
+            break
+        start, k, column = step
+        if k >= 0:
+            chosen.append((k, column, float(probs[k, column])))
+        at = start
+    chosen.reverse()
+    return chosen

@@ -1,0 +1,212 @@
+"""From pieces of ink to lines of writing: broken strokes gathered, then lines in reading order.
+
+Two geometric steps, each about where things are, not what they look like:
+
+* :func:`gather` - pieces stacked on each other (the bar and the body of a 5, the halves of a
+  digit whose pen skipped) become one cluster. Side-by-side pieces are left apart: whether they
+  are one digit or two is for the model to say (:mod:`edge_app.vision.lattice`).
+* :func:`reading_lines` - clusters chained into lines along the direction the writing runs, so
+  slanted and gently curved lines stay whole; lines sorted top to bottom, each left to right.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from edge_app.vision.pieces import Piece
+
+# A piece shorter than this share of the writing's typical height does not start a line of its
+# own (a dot, a dash, a fragment); it joins the line it sits in.
+SMALL = 0.45
+# How far the next digit of a line may be: its gap (in line heights) and how far off the line's
+# course its centre may be (in line heights), for the second digit (no course known yet) and
+# for the later ones.
+MAX_GAP = 2.6
+FIRST_OFF, LATER_OFF = 0.7, 0.45
+MAX_FIRST_SLOPE = 0.75  # tan(37 degrees): steeper than that is another line
+
+
+def merge(a: Piece, b: Piece) -> Piece:
+    """One piece made of two (their masks in the union box)."""
+    x0, y0 = min(a.x, b.x), min(a.y, b.y)
+    x1, y1 = max(a.right, b.right), max(a.bottom, b.bottom)
+    mask = np.zeros((y1 - y0, x1 - x0), bool)
+    for p in (a, b):
+        mask[p.y - y0 : p.bottom - y0, p.x - x0 : p.right - x0] |= p.mask
+    return Piece(x0, y0, x1 - x0, y1 - y0, mask, a.strong + b.strong)
+
+
+def _stacked(a: Piece, b: Piece) -> bool:
+    """Whether two pieces are parts of one digit, one above the other."""
+    overlap_x = min(a.right, b.right) - max(a.x, b.x)
+    small, big = (a, b) if a.area < b.area else (b, a)
+    # A small fragment (the end of a stroke, the loop of a 2) inside the digit's box.
+    if (
+        overlap_x > 0.5 * small.w
+        and max(a.y, b.y) < min(a.bottom, b.bottom)
+        and small.h <= 0.5 * big.h
+        and small.area <= 0.25 * big.area
+    ):
+        return True
+    if overlap_x < 0.5 * min(a.w, b.w):
+        return False
+    gap_y = max(a.y, b.y) - min(a.bottom, b.bottom)
+    tall = max(a.h, b.h)
+    union_h = max(a.bottom, b.bottom) - min(a.y, b.y)
+    # Stacked full digits (two lines of writing) are far apart and make a too-tall union;
+    # the halves of a digit whose pen skipped almost touch, and one of them is short.
+    if gap_y > 0.3 * tall:
+        return False
+    return union_h <= 1.45 * tall or (gap_y <= 0.08 * tall and min(a.h, b.h) <= 0.8 * tall)
+
+
+def gather(pieces: list[Piece]) -> list[Piece]:
+    """Merge pieces stacked on one another into clusters (until nothing changes)."""
+    groups = list(pieces)
+    while True:
+        # Pairs are only looked for among pieces whose columns overlap (sorted by left edge).
+        order = sorted(range(len(groups)), key=lambda k: groups[k].x)
+        parent = list(range(len(groups)))
+
+        def root(k: int) -> int:
+            while parent[k] != k:
+                parent[k] = parent[parent[k]]
+                k = parent[k]
+            return k
+
+        for a, i in enumerate(order):
+            gi = groups[i]
+            for j in order[a + 1 :]:
+                gj = groups[j]
+                if gj.x >= gi.right:
+                    break
+                if _stacked(gi, gj):
+                    parent[root(j)] = root(i)
+        clusters: dict[int, Piece] = {}
+        for k, g in enumerate(groups):
+            r = root(k)
+            clusters[r] = merge(clusters[r], g) if r in clusters else g
+        if len(clusters) == len(groups):
+            return groups
+        groups = list(clusters.values())
+
+
+@dataclass
+class Line:
+    """A line of writing: its clusters left to right and its course."""
+
+    items: list[Piece] = field(default_factory=list)
+
+    @property
+    def height(self) -> float:
+        heights = sorted(p.h for p in self.items)
+        mid = len(heights) // 2
+        return float(heights[mid] if len(heights) % 2 else (heights[mid - 1] + heights[mid]) / 2)
+
+    def course(self) -> tuple[float, float]:
+        """(slope, intercept) of the centres of its last few clusters (a curve bends)."""
+        tail = self.items[-4:]
+        if len(tail) < 2:
+            return 0.0, tail[0].cy
+        xs = np.array([p.cx for p in tail])
+        ys = np.array([p.cy for p in tail])
+        slope = float(np.polyfit(xs, ys, 1)[0]) if np.ptp(xs) > 0 else 0.0
+        return slope, float(ys.mean() - slope * xs.mean())
+
+    def y_at(self, x: float) -> float:
+        slope, intercept = self.course()
+        return slope * x + intercept
+
+
+def _fit(line: Line, p: Piece) -> float | None:
+    """How well ``p`` continues ``line`` (lower is better), or None if it does not."""
+    last = line.items[-1]
+    h = line.height
+    if not 0.4 <= p.h / h <= 2.5:
+        return None
+    gap = p.x - last.right
+    if gap < -0.5 * h or gap > MAX_GAP * h:
+        return None
+    if len(line.items) == 1:
+        dy = p.cy - last.cy
+        dx = max(p.cx - last.cx, 1.0)
+        if abs(dy) > FIRST_OFF * h or abs(dy) > MAX_FIRST_SLOPE * dx:
+            return None
+    else:
+        dy = p.cy - line.y_at(p.cx)
+        if abs(dy) > LATER_OFF * h:
+            return None
+    return abs(dy) / h + 0.3 * max(gap, 0.0) / h
+
+
+def _typical_height(pieces: list[Piece]) -> float:
+    heights = np.array([p.h for p in pieces], float)
+    weights = np.array([p.area for p in pieces], float)
+    order = np.argsort(heights)
+    cum = np.cumsum(weights[order])
+    return float(heights[order][np.searchsorted(cum, cum[-1] / 2)])
+
+
+def reading_lines(clusters: list[Piece], *, keep_all: bool = False) -> list[Line]:
+    """Lines of writing, top to bottom, each left to right.
+
+    Clusters at least :data:`SMALL` of the typical height are chained left to right: each
+    joins the line it continues best (near its end, on its course), else starts a line. Lines
+    on the same course with a wide gap between them are one line. Smaller clusters join the
+    line they sit in, or are left out (``keep_all``: every cluster starts or joins a line,
+    as digits already read must).
+    """
+    if not clusters:
+        return []
+    typical = _typical_height(clusters)
+    small_h = 0.0 if keep_all else SMALL * typical
+    big = sorted((c for c in clusters if c.h >= small_h), key=lambda c: c.cx)
+    small = [c for c in clusters if c.h < small_h]
+    lines: list[Line] = []
+    for c in big:
+        scored = [(f, line) for line in lines if (f := _fit(line, c)) is not None]
+        if scored:
+            min(scored, key=lambda s: s[0])[1].items.append(c)
+        else:
+            lines.append(Line([c]))
+    lines = _join_rows(lines)
+    for c in small:
+        best, best_off = None, 0.8
+        for line in lines:
+            h = line.height
+            if not line.items[0].x - 0.5 * h <= c.cx <= line.items[-1].right + 0.5 * h:
+                continue
+            off = abs(c.cy - line.y_at(c.cx)) / h
+            if off < best_off:
+                best, best_off = line, off
+        if best is not None:
+            best.items.append(c)
+    for line in lines:
+        line.items.sort(key=lambda p: p.cx)
+    lines.sort(key=lambda line: float(np.mean([p.cy for p in line.items])))
+    return lines
+
+
+def _join_rows(lines: list[Line]) -> list[Line]:
+    """Join lines that are one row of writing with a wide gap (a grid's row, a spaced number)."""
+    lines = sorted(lines, key=lambda line: line.items[0].cx)
+    joined = True
+    while joined:
+        joined = False
+        for i, a in enumerate(lines):
+            for j, b in enumerate(lines):
+                if i == j or b.items[0].x <= a.items[-1].right:
+                    continue
+                h = max(a.height, b.height)
+                if not 0.6 <= a.height / b.height <= 1.6:
+                    continue
+                if abs(a.y_at(b.items[0].cx) - b.items[0].cy) <= 0.35 * h:
+                    a.items.extend(b.items)
+                    del lines[j]
+                    joined = True
+                    break
+            if joined:
+                break
+    return lines

@@ -1,0 +1,385 @@
+"""Scale from the content: a first look decides where the writing is and how big to read it.
+
+Digits come 8 px to 1,000 px tall, on anything from a 77x38 scan to a 12-megapixel photo of a
+page, so no fixed working resolution serves them all. A first look at a small copy of the image
+finds the pieces of ink that look like strokes and measures them: their stroke width and their
+height. The working scale then brings strokes to :data:`TARGET_STROKE` px (so the stroke-sized
+morphology of :func:`edge_app.vision.ink.stroke_ink` fits every image), keeps digits between
+:data:`CHAR_MIN` and :data:`CHAR_MAX` px tall (legible, and no costlier than needed), and only
+the region holding the writing is read. Strokes too thin to measure at the first look are
+measured again at twice the resolution, where they are.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from edge_app.vision.image import Box, Source
+from edge_app.vision.ink import (
+    bright_is_thin,
+    contrast,
+    flat_contrast,
+    median_gray,
+    paper_contrast,
+)
+from edge_app.vision.rulings import remove_rulings
+
+log = logging.getLogger(__name__)
+
+# The first look's longer side: a quarter of the photo's, within these bounds (px), so small
+# writing on a big page stays visible and a camera frame costs little.
+COARSE_SIDE, MAX_COARSE_SIDE = 320, 1024
+# Inputs no longer than this (px) are crops - a data set sample, a form field, a cheque's
+# amount box: evenly lit, mostly ground along their border, their digit filling them.
+CROP_SIDE = 200
+DARK = 100  # median gray below which an image may be light ink on a dark ground
+# Thresholds of the first look (ink contrast 0..1): anything a pen or pencil leaves.
+LOOK_WEAK, LOOK_STRONG = 0.1, 0.2
+TARGET_STROKE = 3.0  # px: wide enough for 3x3 morphology to keep a stroke, no wider
+MIN_STROKE = 2.4  # px: thinner strokes break apart when thresholded
+CHAR_MIN, CHAR_MAX = 24.0, 160.0  # px: MNIST's 20 px box with room; taller only costs time
+MAX_UPSCALE = 5.0
+MAX_WORK_PIXELS = 6_000_000  # the working image is never larger (a 12 MP page at most halved)
+UNRESOLVED = 2.2  # a measured stroke this thin may be thinner: look again, closer
+UNRESOLVED_HEIGHT = 14  # px: writing this small at the first look is a blur there
+# The first look's local paper: a closing this share of its side wide, wider than a pen's
+# stroke there and narrower than a shadow; strokes FAT of it wide or more are too fat for it.
+FINE_KERNEL = 0.04
+FAT = 0.3
+MAX_MARKS = 80  # the first look measures the largest pieces of ink, no more
+# A piece of ink running ACROSS the image (that share of its width or height) whose area is no
+# more than STRAIGHT times its stroke width by its box's diagonal is one straight line: printed,
+# not written (rulings and margins run from edge to edge; a digit's strokes bend, and even a
+# 1 filling a crop leaves some margin).
+ACROSS, STRAIGHT = 0.85, 1.6
+# Writing of one pen has one stroke width: pieces within this factor are one size of writing;
+# another size is read too when it carries this share of the main one's ink.
+MODE_SPREAD = 1.8
+MODE_SHARE = 0.05
+MAX_MODES = 3
+BULK = 0.95
+HEAVY = 0.1  # a mark with less than this share of the heaviest one's weight is not a digit
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How to read one image.
+
+    Attributes:
+        inverted: light ink on a dark ground: the working image is inverted first.
+        scale: working pixels per source pixel.
+        roi: the region of the source (x, y, w, h in source pixels) that holds the writing.
+        stroke: the expected stroke width in working pixels.
+        char_height: the typical height of a piece of writing in working pixels.
+        crop: the image is a small crop (evenly lit, its digit may fill it).
+    """
+
+    inverted: bool
+    scale: float
+    roi: Box
+    stroke: float
+    char_height: float
+    crop: bool
+
+
+@dataclass(frozen=True)
+class _Mark:
+    """A piece of ink seen at the first look, measured in source pixels."""
+
+    stroke: float
+    height: float
+    weight: float  # how much it counts: dark ink on bright paper counts most
+    box: Box
+
+
+def _labelled(mask: np.ndarray):
+    n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
+        mask, 8, cv2.CV_32S, cv2.CCL_GRANA
+    )
+    return n, labels, stats
+
+
+def _without_rulings(mask: np.ndarray):
+    """Label the mask's pieces, printed lines taken out first (so writing that crosses them
+    stands alone): ``(n, labels, stats)`` of what remains."""
+    n, labels, stats = _labelled(mask)
+    height, width = mask.shape
+    w, h, area = stats[:, 2], stats[:, 3], stats[:, 4]
+    horizontal = (w > 0.4 * width) & (area < 0.3 * w * h)
+    vertical = (h > 0.4 * height) & (area < 0.3 * w * h)
+    lines = np.flatnonzero(horizontal | vertical)
+    lines = lines[lines != 0]
+    if not len(lines):
+        return n, labels, stats
+    ruled = np.isin(labels, lines).astype(np.uint8) * 255
+    # No digit at the first look is taller than a tenth of it, nor its strokes thicker than 2 px.
+    cleaned = remove_rulings(
+        mask * 255, bool(horizontal[lines].any()), bool(vertical[lines].any()), 2.0,
+        0.1 * max(height, width), ruled,
+    )  # fmt: skip
+    return _labelled(cleaned // 255)
+
+
+def _measured(contrast: np.ndarray, paper: np.ndarray) -> dict[str, np.ndarray]:
+    """Per piece of ink (contrast above LOOK_WEAK with some above LOOK_STRONG): box, area,
+    stroke width, mean contrast, the paper around it and its contact with the image border.
+
+    Counted over the ink pixels only (a few percent of the image), all pieces at once.
+    """
+    n, labels, stats = _without_rulings((contrast > int(LOOK_WEAK * 255)).astype(np.uint8))
+    mask = (labels > 0).astype(np.uint8)
+    inner = cv2.erode(mask, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT,
+                      borderValue=0)  # fmt: skip
+    ink = np.flatnonzero(mask)
+    at = labels.ravel()[ink]
+    area = np.maximum(stats[:, cv2.CC_STAT_AREA], 1).astype(np.float64)
+    values = contrast.ravel()[ink]
+    edge = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
+    return {
+        "stats": stats,
+        "stroke": 2.0 * area / np.maximum(np.bincount(at[inner.ravel()[ink] == 0], minlength=n), 1),
+        "strong": np.bincount(at[values > int(LOOK_STRONG * 255)], minlength=n),
+        "contrast": np.bincount(at, weights=values, minlength=n) / area,
+        "paper": np.bincount(at, weights=paper.ravel()[ink], minlength=n) / area,
+        "border": np.bincount(edge, minlength=n),
+    }
+
+
+def _marks(
+    gray: np.ndarray, crop: bool, factor: float, offset: tuple[int, int], kernel: int | None
+) -> list[_Mark]:
+    """The stroke-like pieces of ink in ``gray`` (a view ``factor`` times the source, whose
+    top-left is ``offset`` in the source), measured in source pixels.
+
+    Ink is looked for against the paper a few strokes around (a closing of
+    :data:`FINE_KERNEL` of the side): pen and pencil strokes stand out, a shadow's edge, a
+    vignette or a dark table do not. When that finds nothing, or strokes too fat for it (a
+    marker filling the frame), it is looked for again against the paper a fifth of the image
+    around (one paper level for a crop), for the strokes too wide for the first way only.
+    """
+    height, width = gray.shape
+    k = kernel or max(5, int(FINE_KERNEL * max(height, width)) | 1)
+    local = cv2.morphologyEx(
+        gray, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+    )
+    fine = contrast(gray, local)
+    marks = _select(_measured(fine, local), gray.shape, crop, factor, offset, 0.0)
+    fat = FAT * k
+    if not marks or _quantile([m.stroke * factor for m in marks], [m.weight for m in marks],
+                              0.5) >= 0.8 * fat:  # fmt: skip
+        wide = flat_contrast(gray) if crop else paper_contrast(gray)
+        paper = cv2.add(gray, wide)  # ~ the paper level the wide contrast was taken against
+        marks += _select(_measured(wide, paper), gray.shape, crop, factor, offset, fat)
+    return marks
+
+
+def _select(
+    m: dict[str, np.ndarray],
+    shape: tuple[int, int],
+    crop: bool,
+    factor: float,
+    offset: tuple[int, int],
+    min_stroke: float,
+) -> list[_Mark]:
+    """The pieces that look like writing, as marks (see :func:`_marks`)."""
+    height, width = shape
+    stats = m["stats"]
+    bright = max(float(np.percentile(m["paper"][1:], 90)) if len(m["paper"]) > 1 else 255.0, 1.0)
+    order = np.argsort(stats[1:, cv2.CC_STAT_AREA])[::-1][:MAX_MARKS] + 1
+    marks = []
+    for i in order:
+        x, y, w, h, area = (int(v) for v in stats[i])
+        sw = float(m["stroke"][i])
+        if area < 6 or m["strong"][i] == 0 or h < 3 or sw < min_stroke:
+            continue
+        if not crop and m["border"][i] > 0.4 * 2 * (w + h):
+            continue  # a strip along the border: the table beyond a sheet, its edge
+        length = float(np.hypot(w, h))
+        if max(w / width, h / height) > ACROSS and area < STRAIGHT * sw * length:
+            continue  # a straight line across the image: a ruling, a margin, an edge
+        if sw > 0.45 * max(w, h) and not crop:
+            continue  # a blob, not a stroke
+        # Writing is dark ink on bright paper; grain on a dark table is on a dark ground.
+        weight = area * (m["contrast"][i] / 255.0) ** 2 * min(1.0, m["paper"][i] / bright) ** 2
+        box = (offset[0] + x / factor, offset[1] + y / factor, w / factor, h / factor)
+        marks.append(_Mark(sw / factor, h / factor, float(weight), box))
+    return marks
+
+
+def _quantile(values: list[float], weights: list[float], q: float) -> float:
+    order = np.argsort(values)
+    cum = np.cumsum(np.asarray(weights, float)[order])
+    return float(np.asarray(values, float)[order][np.searchsorted(cum, q * cum[-1])])
+
+
+def _modes(marks: list[_Mark]) -> list[list[_Mark]]:
+    """Marks grouped by stroke width (within a factor MODE_SPREAD), heaviest group first; only
+    groups carrying at least MODE_SHARE of the heaviest one's weight are kept."""
+    groups: list[list[_Mark]] = []
+    for mark in sorted(marks, key=lambda m: m.stroke):
+        if groups and mark.stroke <= MODE_SPREAD * groups[-1][0].stroke:
+            groups[-1].append(mark)
+        else:
+            groups.append([mark])
+    groups.sort(key=lambda g: -sum(m.weight for m in g))
+    top = sum(m.weight for m in groups[0])
+    return [g for g in groups if sum(m.weight for m in g) >= MODE_SHARE * top][:MAX_MODES]
+
+
+def _grow(box: Box, margin: float, shape: tuple[int, int]) -> Box:
+    x, y, w, h = box
+    height, width = shape
+    x0, y0 = max(0, int(x - margin)), max(0, int(y - margin))
+    x1, y1 = min(width, int(np.ceil(x + w + margin))), min(height, int(np.ceil(y + h + margin)))
+    return x0, y0, max(1, x1 - x0), max(1, y1 - y0)
+
+
+def polarities(source: Source) -> list[bool]:
+    """The polarities worth trying (``True`` = light ink on dark), most likely first.
+
+    Paper is usually the brighter part of a photo. A mostly dark image may be light ink on a
+    dark ground (a drawing canvas, a screen, a chalkboard) or a sheet on a dark table: both
+    readings are tried. A crop is evenly lit and mostly ground along its border, so its border
+    tells.
+    """
+    gray = source.gray
+    if max(source.original_size) <= CROP_SIDE:
+        border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
+        return [bool(np.median(border) < 128)]
+    small = source.view(min(1.0, COARSE_SIDE / max(gray.shape)))
+    if median_gray(small) >= DARK:
+        return [False]
+    # A dark image: light ink on a black ground, or a sheet on a dark table. Strokes, not a
+    # sheet, make the bright part: light ink first; else paper first. The model's reading of
+    # both decides (edge_app.reader).
+    return [True, False] if bright_is_thin(small) else [False, True]
+
+
+def _look(
+    source: Source,
+    inverted: bool,
+    factor: float,
+    roi: Box | None,
+    crop: bool,
+    stroke: float | None = None,
+) -> list[_Mark]:
+    """The marks of one look at ``roi`` (None: all) scaled by ``factor``. ``stroke``: the
+    stroke width (source px) an earlier look measured, which sizes the local paper's kernel."""
+    if factor < 0.5:
+        # Shrinking averages a hairline away; a min filter first keeps it (a max filter for
+        # light ink), at the cost of the noise's darkest grain, which the contrast ignores.
+        view = source.view(2 * factor, roi)
+        view = (cv2.dilate if inverted else cv2.erode)(view, np.ones((2, 2), np.uint8))
+        view = cv2.resize(view, (max(1, view.shape[1] // 2), max(1, view.shape[0] // 2)),
+                          interpolation=cv2.INTER_AREA)  # fmt: skip
+    else:
+        view = source.view(factor, roi)
+    if inverted:
+        view = cv2.bitwise_not(view)
+    offset = (roi[0], roi[1]) if roi is not None else (0, 0)
+    kernel = None if stroke is None else max(5, int(round(4 * stroke * factor)) | 1)
+    return _marks(view, crop, factor, offset, kernel)
+
+
+def _box_of(marks: list[_Mark], margin: float, shape: tuple[int, int]) -> Box:
+    b = np.array([m.box for m in marks], float)
+    x0, y0 = b[:, 0].min(), b[:, 1].min()
+    x1, y1 = (b[:, 0] + b[:, 2]).max(), (b[:, 1] + b[:, 3]).max()
+    return _grow((int(x0), int(y0), int(np.ceil(x1 - x0)), int(np.ceil(y1 - y0))), margin, shape)
+
+
+def plan(source: Source, inverted: bool) -> list[Plan]:
+    """Where the writing is and at what scale to read it: one plan per size of writing found
+    (usually one; a shadow's wedge or a table's grain beside thin pen strokes make more).
+    Empty when the image holds no ink at all.
+
+    Args:
+        source: the input, gray.
+        inverted: read light ink on a dark ground.
+    """
+    gray = source.gray
+    crop = max(source.original_size) <= CROP_SIDE
+    longest = max(gray.shape)
+    factor = min(max(COARSE_SIDE, longest / 4), MAX_COARSE_SIDE) / longest
+    if not crop:
+        factor = min(factor, 1.0)
+    marks = _look(source, inverted, factor, None, crop)
+    plans = []
+    for group in _modes(marks) if marks else []:
+        look = factor
+        # Strokes about two pixels wide, or writing a few pixels tall, at the first look are
+        # not resolved there: measure them closer.
+        while look < 1.0:
+            weights = [m.weight for m in group]
+            height = _quantile([m.height for m in group], weights, 0.75)
+            stroke = _quantile([m.stroke for m in group], weights, 0.5)
+            if stroke * look >= UNRESOLVED and height * look >= UNRESOLVED_HEIGHT:
+                break
+            roi = _box_of(group, height, gray.shape)
+            look = min(1.0, 2 * look)
+            closer = _look(source, inverted, look, roi, crop, stroke)
+            if not closer:
+                break
+            group = _modes(closer)[0]
+        plans.append(_plan(group, inverted, crop, gray.shape))
+    return _merged(plans)
+
+
+def _bulk(group: list[_Mark]) -> list[_Mark]:
+    """The marks that carry BULK of a group's weight: the writing, not the grain around it."""
+    ordered = sorted(group, key=lambda m: -m.weight)
+    total = sum(m.weight for m in ordered)
+    kept, running = [], 0.0
+    for m in ordered:
+        kept.append(m)
+        running += m.weight
+        if running >= BULK * total:
+            break
+    return kept
+
+
+def _plan(group: list[_Mark], inverted: bool, crop: bool, shape: tuple[int, int]) -> Plan:
+    weights = [m.weight for m in group]
+    stroke = _quantile([m.stroke for m in group], weights, 0.5)
+    # The writing's digits are the tallest of its stroke-like pieces of some weight; fragments,
+    # specks and grain are shorter.
+    heavy = [m for m in group if m.weight >= HEAVY * max(weights)]
+    char = _quantile([m.height for m in heavy], [m.weight for m in heavy], 0.75)
+    roi = _box_of(_bulk(group), char, shape)
+    scale = TARGET_STROKE / stroke
+    scale = float(np.clip(scale, CHAR_MIN / char, max(CHAR_MIN / char, CHAR_MAX / char)))
+    scale = min(max(scale, MIN_STROKE / stroke), MAX_UPSCALE)
+    pixels = roi[2] * roi[3] * scale * scale
+    if pixels > MAX_WORK_PIXELS:
+        scale *= float(np.sqrt(MAX_WORK_PIXELS / pixels))
+    log.debug(
+        "plan: stroke %.1f px, height %.0f px in the source -> scale %.3f, roi %s%s",
+        stroke, char, scale, roi, " (inverted)" if inverted else "",
+    )  # fmt: skip
+    return Plan(inverted, scale, roi, stroke * scale, char * scale, crop)
+
+
+def _merged(plans: list[Plan]) -> list[Plan]:
+    """One plan for writing of about the same size: nearly equal scales, overlapping regions."""
+    out: list[Plan] = []
+    for p in plans:
+        for k, q in enumerate(out):
+            if max(p.scale, q.scale) <= 1.5 * min(p.scale, q.scale) and _overlap(p.roi, q.roi):
+                x0, y0 = min(p.roi[0], q.roi[0]), min(p.roi[1], q.roi[1])
+                x1 = max(p.roi[0] + p.roi[2], q.roi[0] + q.roi[2])
+                y1 = max(p.roi[1] + p.roi[3], q.roi[1] + q.roi[3])
+                out[k] = Plan(q.inverted, q.scale, (x0, y0, x1 - x0, y1 - y0), q.stroke,
+                              q.char_height, q.crop)  # fmt: skip
+                break
+        else:
+            out.append(p)
+    return out
+
+
+def _overlap(a: Box, b: Box) -> bool:
+    return not (a[0] >= b[0] + b[2] or b[0] >= a[0] + a[2] or a[1] >= b[1] + b[3]
+                or b[1] >= a[1] + a[3])  # fmt: skip

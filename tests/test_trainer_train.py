@@ -30,7 +30,8 @@ def test_one_epoch_compare_run_writes_every_report_file(data_dir, tmp_path, caps
     pytest.importorskip("tensorflow")
     out = tmp_path / "run"
     code = cli.main(["--out", str(out), "--data-dir", str(data_dir), "--epochs", "1",
-                     "--compare", "mlp,seed-cnn,edge-cnn", "--seed", "1"])  # fmt: skip
+                     "--compare", "mlp,seed-cnn,edge-cnn", "--seed", "1",
+                     "--vision-photos", "0"])  # fmt: skip
     captured = capsys.readouterr()
     assert code == 0, captured.err
     # stdout: the comparison table and where things are; stderr: logs and progress
@@ -96,7 +97,7 @@ def test_ctrl_c_then_resume_loses_at_most_one_epoch(data_dir, tmp_path, capsys, 
 
     out = tmp_path / "run"
     argv = ["--out", str(out), "--data-dir", str(data_dir), "--epochs", "2", "--no-eda",
-            "--arch", "seed-cnn", "-q"]  # fmt: skip
+            "--arch", "seed-cnn", "--vision-photos", "0", "-q"]  # fmt: skip
     monkeypatch.setattr(train_module, "write_json", interrupt_after_first_epoch)
     assert cli.main(argv) == 130
     captured = capsys.readouterr()

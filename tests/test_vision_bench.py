@@ -12,20 +12,35 @@ from benchmarks import vision_bench
 DATA = Path(__file__).parent / "data"
 
 
-def test_vision_bench_smoke(capsys):
+def test_vision_bench_smoke(capsys, tmp_path):
     pytest.importorskip("sklearn")
     model = DATA / "models" / "band_int8.tflite"  # a fixture model: numbers are meaningless
+    real = tmp_path / "real"
+    (real / "images").mkdir(parents=True)
+    import cv2
+    import numpy as np
+
+    cv2.imwrite(str(real / "images" / "blank.png"), np.full((60, 80), 230, np.uint8))
+    (real / "labels.csv").write_text('kind,file,digits\n"single","images/blank.png",""\n')
     argv = [
-        "--model", str(model), "--data-dir", str(DATA / "mnist-mini"), "--singles", "2",
-        "--strings", "1", "--blanks", "2", "--scans", "4", "--latency-frames", "2",
-        "--latency-repeats", "1", "--json",
+        "--model", str(model), "--data-dir", str(DATA / "mnist-mini"), "--real", str(real),
+        "--counts", "single=2,string=1,blank=2,page=1", "--scans", "4",
+        "--latency-frames", "2", "--latency-repeats", "1", "--page-photos", "1", "--json",
     ]  # fmt: skip
     assert vision_bench.main(argv) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out["met"]) == {"single", "string", "blank_fp", "scan", "latency_ms"}
-    assert out["single"]["photos"] == 2 and out["scan"]["images"] == 4
-    assert out["latency"]["runs"] == 2 and out["latency"]["median_ms"] > 0
-    assert out["config"]["seed"] == 0
+    assert {"single", "string", "blank_fp", "frame_ms", "page_ms", "real_single"} <= set(out["met"])
+    assert out["photos"]["single"]["photos"] == 2 and out["scan_uci"]["images"] == 4
+    assert out["real"]["single"]["images"] == 1
+    assert out["latency"]["frame"]["runs"] == 2 and out["latency"]["frame"]["median_ms"] > 0
+    assert out["latency"]["page_12mp"]["runs"] == 2
+    assert out["config"]["seed"] == vision_bench.BENCH_SEED
+
+
+def test_vision_bench_rejects_an_unknown_kind(capsys):
+    with pytest.raises(SystemExit):
+        vision_bench.main(["--counts", "singel=3"])
+    assert "KIND=N" in capsys.readouterr().err
 
 
 def test_vision_bench_missing_model_is_one_line(capsys, tmp_path):

@@ -88,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="continue the interrupted run in --out with its saved settings",
     )
     parser.add_argument("--no-eda", action="store_true", help="skip the data-exploration figures")
+    parser.add_argument(
+        "--vision-photos", type=int, default=defaults.vision_photos, metavar="N",
+        help="synthetic photos whose vision crops join MNIST in training: the model learns to "
+        "read what the vision step hands it and to say 'not a digit' (12 classes); 0 trains a "
+        "plain 10-digit classifier on MNIST alone",
+    )  # fmt: skip
     augment = parser.add_mutually_exclusive_group()
     augment.add_argument(
         "--augment", dest="augment", action="store_const", const=True, default=None,
@@ -145,6 +151,7 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         patience=args.patience,
         augment=args.augment,
         deterministic=args.deterministic,
+        vision_photos=args.vision_photos,
     )
 
 

@@ -35,6 +35,9 @@ class TrainConfig:
         deterministic: make TensorFlow ops deterministic (bit-identical reruns of one seed;
             slower). Without it a seed fixes initial weights, split, data order and
             augmentation, but multithreaded float sums may differ in the last bits.
+        vision_photos: synthetic photos whose vision crops join the training data, which
+            makes a vision model (12 classes: digits, none, cut; see trainer.vision_data);
+            0 trains a plain 10-digit classifier on MNIST alone.
     """
 
     out: Path = Path("runs/latest")
@@ -53,6 +56,7 @@ class TrainConfig:
     patience: int = 6
     augment: bool | None = None
     deterministic: bool = False
+    vision_photos: int = 3000
 
     def __post_init__(self) -> None:
         unknown = [a for a in self.archs if a not in ARCHITECTURES]
@@ -68,6 +72,8 @@ class TrainConfig:
                 raise ConfigError(f"{name.replace('_', '-')} must be at least 1")
         if self.limit is not None and self.limit < 20:
             raise ConfigError("limit must be at least 20 images")
+        if self.vision_photos < 0:
+            raise ConfigError("vision-photos must be 0 (MNIST only) or more")
         if not 0.0 < self.val_fraction < 0.5:
             raise ConfigError("val-fraction must be between 0 and 0.5")
 

@@ -2,13 +2,15 @@
 
 Every builder returns an *uncompiled* ``keras.Model`` that takes raw 0..255 float pixels of
 shape ``(28, 28, 1)`` (white ink on black, see :mod:`edge_app.contract`), rescales them with a
-``Rescaling(1/255)`` first layer, and ends in a 10-way softmax. Only int8-friendly layers are
-used (Conv2D, DepthwiseConv2D, BatchNormalization - folded by the converter -, ReLU, pooling,
-Dense, Dropout, Softmax). Augmentation is never part of a model; the training pipeline does it,
-so the saved graph is exactly the inference graph.
+``Rescaling(1/255)`` first layer, and ends in a softmax over ``classes``: the 10 digits, or the
+12 classes of a vision model (digits, ``none``, ``cut``; see
+:data:`edge_app.contract.VISION_LABELS`). Only int8-friendly layers are used (Conv2D,
+DepthwiseConv2D, BatchNormalization - folded by the converter -, ReLU, pooling, Dense, Dropout,
+Softmax). Augmentation is never part of a model; the training pipeline does it, so the saved
+graph is exactly the inference graph.
 
-``ARCHITECTURES[name]()`` builds a model; ``ARCHITECTURES[name].augment`` says whether the
-training pipeline augments its inputs by default.
+``ARCHITECTURES[name](classes)`` builds a model; ``ARCHITECTURES[name].augment`` says whether
+the training pipeline augments its inputs by default.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from edge_app.contract import INPUT_SHAPE, PIXEL_MAX
+from edge_app.contract import INPUT_SHAPE, LABELS, PIXEL_MAX
+
+DIGITS = len(LABELS)
 
 if TYPE_CHECKING:  # keras is imported only when a model is built
     import keras
 
-NUM_CLASSES = 10
 DEFAULT_ARCH = "edge-cnn"
 
 
@@ -35,7 +38,7 @@ def _input_and_rescale() -> tuple[Any, Any]:
     return inputs, x
 
 
-def build_mlp() -> keras.Model:
+def build_mlp(classes: int = DIGITS) -> keras.Model:
     """A plain two-hidden-layer perceptron: the baseline every CNN must beat (~235k params)."""
     import keras
     from keras import layers
@@ -46,11 +49,11 @@ def build_mlp() -> keras.Model:
     x = layers.Dropout(0.2)(x)
     x = layers.Dense(128, activation="relu")(x)
     x = layers.Dropout(0.2)(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probs")(x)
+    outputs = layers.Dense(classes, activation="softmax", name="probs")(x)
     return keras.Model(inputs, outputs, name="mlp")
 
 
-def build_seed_cnn() -> keras.Model:
+def build_seed_cnn(classes: int = DIGITS) -> keras.Model:
     """The original student report's network: Conv32-Pool-Conv64-Pool-Conv64-Dense64-Dense10."""
     import keras
     from keras import layers
@@ -63,7 +66,7 @@ def build_seed_cnn() -> keras.Model:
     x = layers.Conv2D(64, 3, activation="relu")(x)
     x = layers.Flatten()(x)
     x = layers.Dense(64, activation="relu")(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probs")(x)
+    outputs = layers.Dense(classes, activation="softmax", name="probs")(x)
     return keras.Model(inputs, outputs, name="seed_cnn")
 
 
@@ -75,7 +78,7 @@ def _conv_bn_relu(x: Any, filters: int, kernel: int = 3, padding: str = "same") 
     return layers.ReLU()(x)
 
 
-def build_edge_cnn() -> keras.Model:
+def build_edge_cnn(classes: int = DIGITS) -> keras.Model:
     """Ours: accuracy per multiply-accumulate for small devices and clean int8 quantization.
 
     One 16-channel layer at full resolution (28x28 layers cost the most), two layers at 14x14
@@ -97,7 +100,7 @@ def build_edge_cnn() -> keras.Model:
     x = _conv_bn_relu(x, 128, padding="valid")  # 5x5 -> 3x3
     x = layers.Flatten()(x)
     x = layers.Dropout(0.4)(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probs")(x)
+    outputs = layers.Dense(classes, activation="softmax", name="probs")(x)
     return keras.Model(inputs, outputs, name="edge_cnn")
 
 
@@ -113,12 +116,12 @@ class ArchSpec:
     """
 
     name: str
-    build: Callable[[], keras.Model]
+    build: Callable[[int], keras.Model]
     description: str
     augment: bool
 
-    def __call__(self) -> keras.Model:
-        return self.build()
+    def __call__(self, classes: int = DIGITS) -> keras.Model:
+        return self.build(classes)
 
 
 ARCHITECTURES: dict[str, ArchSpec] = {

@@ -21,13 +21,19 @@ import os
 import platform
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
+from edge_app.contract import LABELS, VISION_LABELS
 from trainer.artifacts import prepare_out_dir, save_model, write_json, write_text
 from trainer.config import TrainConfig
 from trainer.data import Mnist, load_mnist, split_validation
 from trainer.errors import DataError, OutputError
 from trainer.models import ARCHITECTURES
+
+if TYPE_CHECKING:
+    from trainer.vision_data import VisionSets
 
 log = logging.getLogger(__name__)
 
@@ -79,23 +85,33 @@ def _run_record(config: TrainConfig, mnist: Mnist, n_train: int, n_val: int) -> 
     }
 
 
-def _evaluate_and_draw(result: Any, mnist: Mnist, out: Path, config: TrainConfig) -> dict:
+def _evaluate_and_draw(
+    result: Any, mnist: Mnist, out: Path, config: TrainConfig, vision: VisionSets | None
+) -> dict:
     from trainer.evaluate import evaluate_model
     from trainer.plots import confusion_heatmap, misclassified_gallery, training_curves
 
     arch, model = result.arch, result.model
-    metrics = evaluate_model(model, mnist.x_test, mnist.y_test)
+    metrics = evaluate_model(
+        model, mnist.x_test, mnist.y_test, vision.test if vision is not None else None
+    )
     pred, probs = metrics.pop("_pred"), metrics.pop("_probs")
     spec = ARCHITECTURES[arch]
     figures = {
         "curves": training_curves(result.history, out / f"{arch}_curves.png", arch).name,
         "confusion": confusion_heatmap(
-            metrics["confusion_matrix"], out / f"{arch}_confusion.png", f"{arch} (test set)"
+            metrics["confusion_matrix"], out / f"{arch}_confusion.png", f"{arch} (test set)",
+            metrics["classes"],
         ).name,
         "misclassified": misclassified_gallery(
             mnist.x_test, mnist.y_test, pred, probs, out / f"{arch}_misclassified.png", arch
         ).name,
-    }
+    }  # fmt: skip
+    if "vision" in metrics:
+        figures["vision_confusion"] = confusion_heatmap(
+            metrics["vision"]["confusion_matrix"], out / f"{arch}_vision_confusion.png",
+            f"{arch} (vision test crops)", metrics["classes"],
+        ).name  # fmt: skip
     metrics.update(
         arch=arch,
         description=spec.description,
@@ -112,7 +128,7 @@ def _evaluate_and_draw(result: Any, mnist: Mnist, out: Path, config: TrainConfig
 
 def _inference_copy(arch: str, model: Any) -> Any:
     """The same weights in a fresh, uncompiled model: no optimizer state in the shipped file."""
-    clean = ARCHITECTURES[arch]()
+    clean = ARCHITECTURES[arch](int(model.output_shape[-1]))
     clean.set_weights(model.get_weights())
     return clean
 
@@ -134,7 +150,31 @@ def run(config: TrainConfig, verbose: int = 1) -> RunSummary:
     splits = split_validation(mnist.x_train, mnist.y_train, config.val_fraction, config.seed)
     if min(len(s) for s in splits) == 0:
         raise DataError("not enough training images for a validation split")
+    vision = None
+    if config.vision_photos:
+        from trainer.vision_data import make_vision_sets
+
+        vision = make_vision_sets(
+            splits, (mnist.x_test, mnist.y_test), config.vision_photos, config.seed, out
+        )
+        x_train, y_train, x_val, y_val = splits
+        splits = (
+            np.concatenate([x_train, vision.train.x]),
+            np.concatenate([y_train, vision.train.y]),
+            np.concatenate([x_val, vision.val.x]),
+            np.concatenate([y_val, vision.val.y]),
+        )
+    classes = len(VISION_LABELS) if vision is not None else len(LABELS)
     record = _run_record(config, mnist, len(splits[1]), len(splits[3]))
+    if vision is not None:
+        record["data"]["vision"] = {
+            "photos": config.vision_photos,
+            "seconds": round(vision.seconds, 1),
+            "train": vision.train.counts(),
+            "val": vision.val.counts(),
+            "test": vision.test.counts(),
+            "labels": list(VISION_LABELS),
+        }
     write_json(out / "run.json", record)
 
     eda = None
@@ -148,7 +188,9 @@ def run(config: TrainConfig, verbose: int = 1) -> RunSummary:
     models: dict[str, dict[str, Any]] = {}
     model_paths: dict[str, Path] = {}
     for arch in config.archs:
-        result = train_arch(arch, splits, config, out / "checkpoints" / arch, verbose=verbose)
+        result = train_arch(
+            arch, splits, config, out / "checkpoints" / arch, verbose=verbose, classes=classes
+        )
         if arch == config.primary:
             path = out / "model.keras"
         else:
@@ -156,7 +198,7 @@ def run(config: TrainConfig, verbose: int = 1) -> RunSummary:
             path = out / "models" / f"{arch}.keras"
         save_model(_inference_copy(arch, result.model), path)
         model_paths[arch] = path
-        metrics = _evaluate_and_draw(result, mnist, out, config)
+        metrics = _evaluate_and_draw(result, mnist, out, config, vision)
         metrics["model_file"] = str(path.relative_to(out))
         metrics["size_bytes"] = path.stat().st_size
         models[arch] = metrics

@@ -11,7 +11,9 @@ from trainer.artifacts import pyplot, save_figure
 GALLERY_MAX = 40
 
 
-def confusion_heatmap(matrix: list[list[int]], path: Path, title: str) -> Path:
+def confusion_heatmap(
+    matrix: list[list[int]], path: Path, title: str, names: list[str] | None = None
+) -> Path:
     """Heatmap of the confusion matrix (rows true, columns predicted), counts in each cell."""
     plt = pyplot()
     cm = np.asarray(matrix)
@@ -25,8 +27,8 @@ def confusion_heatmap(matrix: list[list[int]], path: Path, title: str) -> Path:
             if cm[i, j]:
                 colour = "white" if np.log1p(cm[i, j]) > threshold else "black"
                 ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7, color=colour)
-    ax.set_xticks(range(n))
-    ax.set_yticks(range(n))
+    ax.set_xticks(range(n), names if names else range(n), fontsize=7)
+    ax.set_yticks(range(n), names if names else range(n), fontsize=7)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     ax.set_title(title)

@@ -68,7 +68,7 @@ def markdown_table(rows: list[dict[str, Any]]) -> str:
 
 
 def _per_class_table(m: dict[str, Any]) -> str:
-    out = ["| digit | precision | recall | F1 | support |", "|---|---|---|---|---|"]
+    out = ["| class | precision | recall | F1 | support |", "|---|---|---|---|---|"]
     for digit, c in m["per_class"].items():
         out.append(
             f"| {digit} | {c['precision']:.4f} | {c['recall']:.4f} | {c['f1']:.4f} "
@@ -142,4 +142,25 @@ def render_report(run: dict[str, Any], metrics: dict[str, Any], eda: dict[str, A
             f"![{arch} misclassified digits]({figs['misclassified']})",
             "",
         ]
+        lines += _vision_section(arch, m)
     return "\n".join(lines)
+
+
+def _vision_section(arch: str, m: dict[str, Any]) -> list[str]:
+    """What a vision model (digits, none, cut) does with the vision step's own crops."""
+    if "vision" not in m:
+        return []
+    v = m["vision"]
+    lines = [
+        f"### {arch} on the vision step's crops",
+        "",
+        f"Strict MNIST test accuracy {m['accuracy']:.2%} counts a digit called `none` or `cut` "
+        f"as an error ({m['mnist_rejected']:.2%} were); the best digit is right on "
+        f"{m['digit_accuracy']:.2%}. On {v['n']:,} crops that vision made of photos written "
+        f"with MNIST *test* digits (never trained on) the model is right on {v['accuracy']:.2%}.",
+        "",
+    ]
+    if "vision_confusion" in m.get("figures", {}):
+        lines += [f"![{arch} vision confusion]({m['figures']['vision_confusion']})", ""]
+    lines += [_per_class_table(v), ""]
+    return lines

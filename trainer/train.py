@@ -176,6 +176,7 @@ def train_arch(
     config: TrainConfig,
     ckpt_dir: Path,
     verbose: int = 1,
+    classes: int = 10,
 ) -> TrainResult:
     """Train ``arch`` on (x_train, y_train, x_val, y_val), resuming from ``ckpt_dir`` if asked.
 
@@ -185,6 +186,7 @@ def train_arch(
         config: the run configuration (epochs, batch size, seed, schedule, resume, augment).
         ckpt_dir: where this architecture's per-epoch checkpoint lives.
         verbose: Keras fit verbosity (0 silent, 1 progress bar, 2 one line per epoch).
+        classes: outputs of the model (10 digits, or 12 for a vision model).
 
     Raises:
         TrainingInterrupted: Ctrl-C; the last completed epoch is in ``ckpt_dir``.
@@ -211,7 +213,7 @@ def train_arch(
         shutil.rmtree(ckpt_dir, ignore_errors=True)
         ckpt_dir.mkdir(parents=True)
         keras.utils.set_random_seed(config.seed)
-        model = spec()
+        model = spec(classes)
         compile_model(model, config, steps)
 
     done = state["finished"] or state["stopped_early"] or state["epoch"] >= config.epochs

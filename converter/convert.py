@@ -23,12 +23,11 @@ from typing import Any
 
 from converter.errors import ConversionFailed, SourceModelError
 from converter.formats import Format, RepresentativeDataset
-from edge_app.contract import INPUT_SHAPE
+from edge_app.contract import INPUT_SHAPE, LABELS, VISION_LABELS
 
 log = logging.getLogger(__name__)
 
 MODEL_FILENAME = "model.keras"
-NUM_CLASSES = 10
 
 
 @dataclass(frozen=True)
@@ -119,7 +118,7 @@ def _shape(value: Any) -> tuple:
 
 
 def check_model_io(model: Any, label: str) -> None:
-    """Refuse anything but one (batch, 28, 28, 1) input and one (batch, 10) output.
+    """Refuse anything but one (batch, 28, 28, 1) input and one (batch, 10 or 12) output.
 
     Raises:
         SourceModelError: naming the shape found and the one expected.
@@ -130,9 +129,10 @@ def check_model_io(model: Any, label: str) -> None:
         raise SourceModelError(
             f"{label}: model input is {list(in_shape)}, expected [batch, 28, 28, 1]"
         )
-    if out_shape[1:] != (NUM_CLASSES,):
+    if out_shape[1:] not in ((len(LABELS),), (len(VISION_LABELS),)):
         raise SourceModelError(
-            f"{label}: model output is {list(out_shape)}, expected [batch, 10] (10 classes)"
+            f"{label}: model output is {list(out_shape)}, expected [batch, 10] (the digits) or "
+            "[batch, 12] (the digits, none, cut)"
         )
 
 

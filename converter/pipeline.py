@@ -40,8 +40,9 @@ from converter.errors import ConversionFailed
 from converter.formats import DEFAULT_FORMATS, Format, parse_formats
 from converter.report import gate_status, render_markdown
 from converter.stamp import build_contract, embed_contract, package_versions
-from converter.verify import Check, KerasReference, keras_reference, verify_model
+from converter.verify import Check, KerasReference, compare, keras_reference, verify_model
 from edge_app.classifier import Classifier
+from edge_app.contract import VISION_LABELS, default_labels
 from edge_app.runtime import resolve_interpreter_class
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,8 @@ class _Job:
     y: np.ndarray
     reference: KerasReference
     staging: Path
+    mnist_count: int  # x holds MNIST test images first, then the vision test crops (if any)
+    labels: tuple[str, ...]
 
 
 def _convert_one(fmt: Format, job: _Job) -> dict[str, Any]:
@@ -141,7 +144,11 @@ def _convert_one(fmt: Format, job: _Job) -> dict[str, Any]:
 
     unstamped = job.staging / f"unstamped_{fmt.filename}"
     unstamped.write_bytes(raw)
-    check, probs = verify_model(unstamped, x, job.y, job.reference, runtime=config.runtime)
+    full, probs = verify_model(unstamped, x, job.y, job.reference, runtime=config.runtime)
+    check = _check_part(job, probs, 0, job.mnist_count, full)
+    vision = None
+    if len(job.y) > job.mnist_count:
+        vision = _check_part(job, probs, job.mnist_count, len(job.y), full)
     unstamped.unlink()
     log.info(
         "%s verified on %d images in %.1f s with %s: accuracy %.2f%% (%+.2f pp), "
@@ -150,6 +157,12 @@ def _convert_one(fmt: Format, job: _Job) -> dict[str, Any]:
         check.delta_pp, check.agreement * 100,
     )  # fmt: skip
 
+    if vision is not None:
+        log.info(
+            "%s on %d vision test crops: accuracy %.2f%% (%+.2f pp), agreement %.2f%%",
+            fmt.name, vision.samples, vision.accuracy * 100, vision.delta_pp,
+            vision.agreement * 100,
+        )  # fmt: skip
     extra = {
         "test_samples": check.samples,
         "agreement": round(check.agreement, 6),
@@ -157,17 +170,39 @@ def _convert_one(fmt: Format, job: _Job) -> dict[str, Any]:
         "verified_with": check.runtime,
         "keras_model_name": getattr(source.model, "name", None),
     }
+    if vision is not None:
+        extra["vision_accuracy"] = round(vision.accuracy, 6)
+        extra["vision_keras_accuracy"] = round(vision.keras_accuracy, 6)
+        extra["vision_samples"] = vision.samples
     if fmt.needs_calibration:
         extra["calibration_samples"] = len(calibration)
     contract = build_contract(
         fmt, raw, source_sha256=source.sha256, accuracy=check.accuracy,
-        keras_accuracy=check.keras_accuracy, arch=job.arch, extra=extra,
+        keras_accuracy=check.keras_accuracy, arch=job.arch, labels=job.labels, extra=extra,
     )  # fmt: skip
     stamped = embed_contract(raw, contract)
     target = job.staging / fmt.filename
     atomic.write_bytes(target, stamped)
     _check_stamped(target, x[:RESTAMP_CHECK_IMAGES], probs[:RESTAMP_CHECK_IMAGES], config.runtime)
-    return _row(fmt, check, stamped, contract.quantization, convert_seconds, config)
+    row = _row(fmt, check, stamped, contract.quantization, convert_seconds, config)
+    if vision is not None:
+        row["vision"] = {
+            "accuracy": vision.accuracy,
+            "keras_accuracy": vision.keras_accuracy,
+            "delta_pp": round(vision.delta_pp, 4),
+            "agreement": vision.agreement,
+            "samples": vision.samples,
+        }
+    return row
+
+
+def _check_part(job: _Job, probs: np.ndarray, start: int, stop: int, full: Check) -> Check:
+    """The verification numbers on images ``start:stop`` of the job's inputs."""
+    y = job.y[start:stop]
+    reference = job.reference.part(start, stop, y)
+    numbers = compare(probs[start:stop], y, reference)
+    return Check(keras_accuracy=reference.accuracy, samples=len(y), runtime=full.runtime,
+                 seconds=full.seconds, **numbers)  # fmt: skip
 
 
 def _check_stamped(path: Path, x: np.ndarray, expected: np.ndarray, runtime: str | None) -> None:
@@ -212,6 +247,21 @@ def _row(
     }
 
 
+def _vision_crops(run_dir: Path) -> tuple[Any, Any]:
+    """The trainer's validation and test crops of a vision model's run (None where missing)."""
+    from trainer.vision_data import TEST_FILE, VAL_FILE, load
+
+    found = []
+    for name in (VAL_FILE, TEST_FILE):
+        path = run_dir / name
+        if path.is_file():
+            found.append(load(path))
+        else:
+            log.warning("%s not found: the vision model is verified on MNIST only", path)
+            found.append(None)
+    return found[0], found[1]
+
+
 def _load_test_data(config: ConvertConfig) -> Any:
     from trainer.data import load_mnist
 
@@ -241,22 +291,37 @@ def run_conversion(config: ConvertConfig) -> Outcome:
     source = load_source_model(model_path)
     arch = _arch_of(source.run_dir)
     mnist = _load_test_data(config)
+    labels = default_labels(int(source.model.output_shape[-1]))
+    crops_val = crops_test = None
+    if labels == VISION_LABELS:
+        crops_val, crops_test = _vision_crops(source.run_dir)
     calibration = None
     if wants_int8:
         calibration = calibration_images(
             mnist.x_train, mnist.y_train, config.calibration_samples, seed=config.seed
         )
+        if crops_val is not None:
+            # A vision model also sees non-digits: calibrate its ranges on both halves.
+            pick = np.random.default_rng(config.seed).permutation(len(crops_val.y))
+            extra = model_input(crops_val.x[pick[: config.calibration_samples // 2]])
+            calibration = np.concatenate([calibration[: len(calibration) - len(extra)], extra])
     x, y = model_input(mnist.x_test), np.asarray(mnist.y_test)
+    mnist_count = len(y)
+    if crops_test is not None:
+        x = np.concatenate([x, model_input(crops_test.x)])
+        y = np.concatenate([y, crops_test.y])
     reference = keras_reference(source.model, x, y)
     log.info(
-        "keras original: accuracy %.2f%% on %d test images (%.1f s)",
-        reference.accuracy * 100, len(y), reference.seconds,
+        "keras original: accuracy %.2f%% on %d MNIST test images (%.1f s)",
+        reference.part(0, mnist_count, y[:mnist_count]).accuracy * 100, mnist_count,
+        reference.seconds,
     )  # fmt: skip
     model_b1 = fixed_batch_model(source.model)
 
     staging = Path(tempfile.mkdtemp(dir=out, prefix=".digits-convert-"))
     try:
-        job = _Job(config, source, arch, model_b1, calibration, x, y, reference, staging)
+        job = _Job(config, source, arch, model_b1, calibration, x, y, reference, staging,
+                   mnist_count, labels)  # fmt: skip
         rows = [_convert_one(fmt, job) for fmt in formats]
         for fmt, row in zip(formats, rows, strict=True):
             final = fmt.path(out)
@@ -283,9 +348,11 @@ def run_conversion(config: ConvertConfig) -> Outcome:
             "sha256": source.sha256,
             "size_bytes": source.path.stat().st_size,
             "arch": arch,
-            "keras_accuracy": reference.accuracy,
+            "keras_accuracy": reference.part(0, mnist_count, y[:mnist_count]).accuracy,
             "keras_seconds": round(reference.seconds, 3),
-            "test_samples": len(y),
+            "test_samples": mnist_count,
+            "vision_test_samples": len(y) - mnist_count,
+            "labels": list(labels),
             "data_source": str(mnist.source),
             "data_official": bool(getattr(mnist, "official", False)),
         },

@@ -77,6 +77,25 @@ def render_markdown(report: dict[str, Any]) -> str:
             f"| {_num(r['size_ratio_vs_float32'], '.0%')} | {r['convert_seconds']:.1f} s "
             f"| {r['verify_seconds']:.1f} s | {r['status']} |"
         )
+    if any("vision" in r for r in rows):
+        lines += [
+            "",
+            f"## On the vision step's crops ({source.get('vision_test_samples', 0)} crops of "
+            "photos written with MNIST test digits)",
+            "",
+            "The model also says `none` (no digit) and `cut` (not one whole digit) here; "
+            "accuracy counts all 12 classes.",
+            "",
+            "| format | accuracy | Δ vs Keras | agreement |",
+            "|---|---:|---:|---:|",
+        ]
+        for r in rows:
+            if "vision" in r:
+                v = r["vision"]
+                lines.append(
+                    f"| {r['format']} | {percent(v['accuracy'])} | {v['delta_pp']:+.2f} pp "
+                    f"| {percent(v['agreement'])} |"
+                )
     lines += [
         "",
         "## Runtime compatibility",

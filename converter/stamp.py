@@ -74,6 +74,7 @@ def build_contract(
     accuracy: float | None,
     keras_accuracy: float | None,
     arch: str | None,
+    labels: tuple[str, ...],
     extra: dict[str, Any] | None = None,
 ) -> ModelContract:
     """The contract for one converted model, with the numbers measured for it."""
@@ -88,6 +89,7 @@ def build_contract(
     details.update(extra or {})
     return ModelContract(
         format=fmt.name,
+        labels=tuple(labels),
         input_shape=tuple(q["input"]["shape"]),
         quantization=q,
         source_model_sha256=source_sha256,

@@ -39,6 +39,12 @@ class KerasReference:
     def top1(self) -> np.ndarray:
         return self.probs.argmax(axis=1)
 
+    def part(self, start: int, stop: int, y: np.ndarray) -> KerasReference:
+        """The reference on images ``start:stop`` (whose labels are ``y``)."""
+        probs = self.probs[start:stop]
+        accuracy = float(np.mean(probs.argmax(axis=1) == y)) if len(y) else 0.0
+        return KerasReference(probs=probs, accuracy=accuracy, seconds=self.seconds)
+
 
 @dataclass(frozen=True)
 class Check:

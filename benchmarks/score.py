@@ -18,6 +18,7 @@ are read here with :class:`edge_app.reader.DigitReader` (the shipped model unles
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import logging
@@ -149,10 +150,8 @@ def _index(records: Sequence[dict[str, Any]], base: Path) -> dict[str, dict[str,
     for record in records:
         path = Path(str(record["path"]))
         by_key[path.name] = record
-        try:
+        with contextlib.suppress(ValueError):  # a path outside the labelled folder
             by_key[str(path.resolve().relative_to(base.resolve()))] = record
-        except ValueError:
-            pass
     return by_key
 
 

@@ -20,8 +20,6 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from edge_app.contract import NONE_LABEL
-
 log = logging.getLogger(__name__)
 
 LINE_SEPARATOR = " "
@@ -46,9 +44,7 @@ class Proposal(Protocol):
 
     candidates: Sequence[Candidate]
 
-    def decode(
-        self, probs: np.ndarray, digit_columns: np.ndarray, none_column: int | None
-    ) -> list[tuple[int, int, float, int]]: ...
+    def decode(self, probs: np.ndarray, columns: Any) -> list[tuple[int, int, float, int]]: ...
 
 
 FindDigits = Callable[[np.ndarray], Sequence[Candidate]]
@@ -61,12 +57,11 @@ class _Final:
 
     candidates: Sequence[Candidate]
 
-    def decode(
-        self, probs: np.ndarray, digit_columns: np.ndarray, none_column: int | None
-    ) -> list[tuple[int, int, float, int]]:
-        top = probs[:, digit_columns].argmax(axis=1)
+    def decode(self, probs: np.ndarray, columns: Any) -> list[tuple[int, int, float, int]]:
+        digits = columns.digits
+        top = probs[:, digits].argmax(axis=1)
         return [
-            (k, int(digit_columns[t]), float(probs[k, digit_columns[t]]),
+            (k, int(digits[t]), float(probs[k, digits[t]]),
              int(getattr(self.candidates[k], "line", 0)))
             for k, t in enumerate(top)
         ]  # fmt: skip
@@ -175,11 +170,12 @@ class DigitReader:
         self.classifier = classifier
         self.min_confidence = float(min_confidence)
         self._propose: Propose = taken_as_found(find) if find is not None else _default_propose()
+        from edge_app.vision.lattice import Columns
+
         labels = _labels_of(classifier)
-        self._digit_columns = np.array([i for i, v in enumerate(labels) if v.isdigit()], int)
-        if not len(self._digit_columns):
+        self._columns = Columns.of(labels)
+        if not len(self._columns.digits):
             raise ValueError(f"model labels {labels!r} name no digit")
-        self._none_column = labels.index(NONE_LABEL) if NONE_LABEL in labels else None
         self._labels = labels
 
     def read(self, image: np.ndarray) -> Reading:
@@ -203,7 +199,7 @@ class DigitReader:
         offset = 0
         for proposal in proposals:
             rows = probs[offset : offset + len(proposal.candidates)]
-            chosen = proposal.decode(rows, self._digit_columns, self._none_column)
+            chosen = proposal.decode(rows, self._columns)
             detections = []
             for k, column, confidence, line in chosen:
                 if confidence < self.min_confidence:

@@ -19,7 +19,7 @@ def _write(folder: Path, labels: str, predictions: list[dict]) -> tuple[Path, Pa
 
 
 LABELS = (
-    'kind,file,digits,source\n'
+    "kind,file,digits,source\n"
     '"crop","images/a.png","7","x"\n'
     '"multi","images/b.jpg","123 45","x"\n'
     '"multi","images/c.jpg","0042","x"\n'

@@ -18,8 +18,14 @@ import numpy as np
 import pytest
 
 from edge_app.errors import ImageError
-from edge_app.vision import DigitCandidate, find_digits, frame_digit, propose
-from edge_app.vision import lattice, layout, scale
+from edge_app.vision import (
+    find_digits,
+    frame_digit,
+    lattice,
+    layout,
+    propose,
+    scale,
+)
 from edge_app.vision.image import load
 from edge_app.vision.pieces import Piece
 from trainer.data import read_idx_dir
@@ -139,6 +145,9 @@ def test_the_bar_of_a_five_joins_its_body():
 # --- the lattice: cuts, joins and skips decided by the model's probabilities -------------------
 
 
+COLUMNS = lattice.Columns(np.arange(10), none=10, cut=11)
+
+
 def _line_of(widths: list[int], height: int = 50, gap: int = 10) -> layout.Line:
     items, x = [], 10
     for w in widths:
@@ -160,7 +169,7 @@ def _probs(spans, reading: dict) -> np.ndarray:
 def test_decode_joins_two_pieces_of_one_digit():
     built = lattice.build(_line_of([30, 12], gap=2), stroke=3)
     probs = _probs(built.spans, {(0, 1): (6, 0.6), (1, 2): (1, 0.6), (0, 2): (5, 0.98)})
-    chosen = lattice.decode(built, probs, np.arange(10), 10)
+    chosen = lattice.decode(built, probs, COLUMNS)
     assert [(built.spans[k].start, built.spans[k].end, c) for k, c, _ in chosen] == [(0, 2, 5)]
 
 
@@ -171,21 +180,21 @@ def test_decode_cuts_two_digits_run_together():
     for span in built.spans:
         if span.piece.w < 45:  # each half
             reading[(span.start, span.end)] = (0, 0.97)
-    chosen = lattice.decode(built, _probs(built.spans, reading), np.arange(10), 10)
+    chosen = lattice.decode(built, _probs(built.spans, reading), COLUMNS)
     assert [c for _, c, _ in chosen] == [0, 0]
 
 
 def test_decode_skips_what_is_not_a_digit_and_reads_the_rest():
     built = lattice.build(_line_of([30, 30, 30], gap=40), stroke=3)
     reading = {(0, 1): (4, 0.99), (1, 2): (10, 0.97), (2, 3): (2, 0.95)}
-    chosen = lattice.decode(built, _probs(built.spans, reading), np.arange(10), 10)
+    chosen = lattice.decode(built, _probs(built.spans, reading), COLUMNS)
     assert [c for _, c, _ in chosen] == [4, 2]
 
 
 def test_a_model_without_none_reads_whole_clusters():
     built = lattice.build(_line_of([70, 30]), stroke=3)
     probs = np.full((len(built.spans), 10), 0.1, np.float32)
-    chosen = lattice.decode(built, probs, np.arange(10), None)
+    chosen = lattice.decode(built, probs, lattice.Columns(np.arange(10)))
     assert [built.spans[k].cluster for k, _, _ in chosen] == [0, 1]
 
 

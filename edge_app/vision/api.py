@@ -60,14 +60,14 @@ class Proposal:
     plans: tuple[scale.Plan, ...]
 
     def decode(
-        self, probs: np.ndarray, digit_columns: np.ndarray, none_column: int | None
+        self, probs: np.ndarray, columns: lattice.Columns
     ) -> list[tuple[int, int, float, int]]:
-        """The spans read as digits: ``(candidate index, digit column, probability, line)`` in
+        """The spans read as digits: ``(candidate index, digit column, confidence, line)`` in
         reading order. ``probs`` has one row per candidate."""
         chosen = []
         for line_lattice, offset in self.lines:
             rows = probs[offset : offset + len(line_lattice.spans)]
-            for k, column, p in lattice.decode(line_lattice, rows, digit_columns, none_column):
+            for k, column, p in lattice.decode(line_lattice, rows, columns):
                 chosen.append((offset + k, column, p))
         if len(self.plans) > 1:
             chosen = _suppress(chosen, self.candidates)
@@ -181,9 +181,9 @@ def propose(image: np.ndarray) -> list[Proposal]:
 def find_digits(image: np.ndarray) -> list[DigitCandidate]:
     """Every cluster of ink that may be a digit, framed like MNIST, in reading order.
 
-    The model-free view of :func:`propose` (every reading of it: both polarities of an image that
-    may be light ink on dark): one candidate per whole cluster, none cut, none skipped. Reading digits needs the model's judgement: use
-    :class:`edge_app.reader.DigitReader`.
+    The model-free view of :func:`propose` (every reading of it: both polarities of an image
+    that may be light ink on dark): one candidate per whole cluster, none cut, none skipped.
+    Reading digits needs the model's judgement: use :class:`edge_app.reader.DigitReader`.
     """
     out = []
     for proposal in propose(image):

@@ -154,21 +154,54 @@ def build(line: Line, stroke: float) -> LineLattice:
     return LineLattice(len(atoms), tuple(clusters), tuple(spans))
 
 
+@dataclass(frozen=True)
+class Columns:
+    """Which columns of a model's output are what.
+
+    Attributes:
+        digits: the columns that are digits, in label order.
+        none: the column of "no digit here", or None for a plain digit classifier.
+        cut: the column of "not one whole digit", or None.
+    """
+
+    digits: np.ndarray
+    none: int | None = None
+    cut: int | None = None
+
+    @classmethod
+    def of(cls, labels: tuple[str, ...]) -> Columns:
+        """The columns of a model with ``labels`` (see :data:`edge_app.contract.VISION_LABELS`)."""
+        from edge_app.contract import CUT_LABEL, NONE_LABEL
+
+        digits = np.array([i for i, v in enumerate(labels) if v.isdigit()], int)
+        none = labels.index(NONE_LABEL) if NONE_LABEL in labels else None
+        cut = labels.index(CUT_LABEL) if CUT_LABEL in labels else None
+        return cls(digits, none, cut)
+
+    def confidence(self, row: np.ndarray, column: int) -> float:
+        """How sure the model is of digit ``column`` once the decoder has taken the span as one
+        whole digit: its probability among everything but "cut" (the decoder has weighed cuts
+        against every other way to split the line already)."""
+        whole = 1.0 - float(row[self.cut]) if self.cut is not None else 1.0
+        return float(row[column]) / max(whole, LOG_FLOOR)
+
+
 def decode(
-    lattice: LineLattice, probs: np.ndarray, digit_columns: np.ndarray, none_column: int | None
+    lattice: LineLattice, probs: np.ndarray, columns: Columns
 ) -> list[tuple[int, int, float]]:
     """The most probable reading of one line.
 
     Args:
         lattice: the line's spans.
         probs: (len(spans), classes) class probabilities, one row per span.
-        digit_columns: the columns of ``probs`` that are digits.
-        none_column: the column of "not writing", or None for a model without one (then
-            every whole cluster is read, none cut, none skipped).
+        columns: which columns are digits, "none" and "cut". Without a "none" column (a
+            plain digit classifier) every whole cluster is read, none cut, none skipped.
 
     Returns:
-        ``(span index, digit column, probability)`` of the spans read as digits, left to right.
+        ``(span index, digit column, confidence)`` of the spans read as digits, left to right
+        (see :meth:`Columns.confidence`).
     """
+    digit_columns, none_column = columns.digits, columns.none
     digit_p = probs[:, digit_columns]
     top = digit_p.argmax(axis=1)
     if none_column is None:
@@ -212,7 +245,7 @@ def decode(
             break
         start, k, column = step
         if k >= 0:
-            chosen.append((k, column, float(probs[k, column])))
+            chosen.append((k, column, columns.confidence(probs[k], column)))
         at = start
     chosen.reverse()
     return chosen

@@ -11,6 +11,7 @@ Two geometric steps, each about where things are, not what they look like:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -62,6 +63,14 @@ def _stacked(a: Piece, b: Piece) -> bool:
     return union_h <= 1.45 * tall or (gap_y <= 0.08 * tall and min(a.h, b.h) <= 0.8 * tall)
 
 
+def _root(parent: list[int], k: int) -> int:
+    """Union-find: the representative of ``k`` (paths halved on the way)."""
+    while parent[k] != k:
+        parent[k] = parent[parent[k]]
+        k = parent[k]
+    return k
+
+
 def gather(pieces: list[Piece]) -> list[Piece]:
     """Merge pieces stacked on one another into clusters (until nothing changes)."""
     groups = list(pieces)
@@ -69,13 +78,7 @@ def gather(pieces: list[Piece]) -> list[Piece]:
         # Pairs are only looked for among pieces whose columns overlap (sorted by left edge).
         order = sorted(range(len(groups)), key=lambda k: groups[k].x)
         parent = list(range(len(groups)))
-
-        def root(k: int) -> int:
-            while parent[k] != k:
-                parent[k] = parent[parent[k]]
-                k = parent[k]
-            return k
-
+        root = functools.partial(_root, parent)
         for a, i in enumerate(order):
             gi = groups[i]
             for j in order[a + 1 :]:

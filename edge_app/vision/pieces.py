@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from edge_app.vision.ink import Ink
-from edge_app.vision.rulings import looks_like_ruling, remove_rulings
+from edge_app.vision.rulings import looks_like_ruling, remove_rulings, runs_across
 
 log = logging.getLogger(__name__)
 
@@ -130,6 +130,8 @@ def find_pieces(
     for i in keep:
         x, y, w, h, area = (int(v) for v in stats[i])
         hor, ver = looks_like_ruling(w, h, area, char_height, shape)
+        across_h, across_v = runs_across(x, y, w, h, shape)
+        hor, ver = hor and across_h, ver and across_v
         horizontal, vertical = horizontal or hor, vertical or ver
         if hor or ver:
             rulings.append(i)

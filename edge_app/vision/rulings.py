@@ -136,3 +136,14 @@ def looks_like_ruling(
     horizontal = w >= max(span, ACROSS * width) and area < 0.25 * w * max(h, 1)
     vertical = h >= max(span, ACROSS * height) and area < 0.25 * h * max(w, 1)
     return horizontal, vertical
+
+
+def runs_across(x: int, y: int, w: int, h: int, shape: tuple[int, int]) -> tuple[bool, bool]:
+    """Whether a box reaches both the left and right (top and bottom) edges of the region.
+
+    The region being read reaches a line height beyond the writing on every side, so a printed
+    line runs through it edge to edge; a digit, however tall, stops short of them.
+    """
+    height, width = shape
+    reach = 2
+    return x <= reach and x + w >= width - reach, y <= reach and y + h >= height - reach

@@ -50,12 +50,15 @@ UNRESOLVED_HEIGHT = 14  # px: writing this small at the first look is a blur the
 # stroke there and narrower than a shadow; strokes FAT of it wide or more are too fat for it.
 FINE_KERNEL = 0.04
 FAT = 0.3
+HOLLOW = 1.8  # this many times more ink against the wide paper than the local one: fat strokes
+OUTLINED = 0.08  # share of a fat stroke's pixels that its outline (the first way's ink) covers
 MAX_MARKS = 80  # the first look measures the largest pieces of ink, no more
 # A piece of ink running ACROSS the image (that share of its width or height) whose area is no
 # more than STRAIGHT times its stroke width by its box's diagonal is one straight line: printed,
 # not written (rulings and margins run from edge to edge; a digit's strokes bend, and even a
 # 1 filling a crop leaves some margin).
 ACROSS, STRAIGHT = 0.85, 1.6
+THIN_LINE = 0.03  # a printed line is thinner than this share of the image (a marker 1 is not)
 # Writing of one pen has one stroke width: pieces within this factor are one size of writing;
 # another size is read too when it carries this share of the main one's ink.
 MODE_SPREAD = 1.8
@@ -104,17 +107,24 @@ def _labelled(mask: np.ndarray):
 
 
 def _without_rulings(mask: np.ndarray):
-    """Label the mask's pieces, printed lines taken out first (so writing that crosses them
-    stands alone): ``(n, labels, stats)`` of what remains."""
+    """Label the mask's pieces, a grid's lines taken out first: ``(n, labels, stats)``.
+
+    Writing on ruled paper merges with its lines into wide pieces whose height is still the
+    writing's; only a grid (squared paper) joins everything into one piece as tall as the
+    image, which would pass for the writing's size. Only then are the lines removed.
+    """
     n, labels, stats = _labelled(mask)
     height, width = mask.shape
     w, h, area = stats[:, 2], stats[:, 3], stats[:, 4]
-    horizontal = (w > 0.4 * width) & (area < 0.3 * w * h)
-    vertical = (h > 0.4 * height) & (area < 0.3 * w * h)
+    sparse = area < 0.3 * w * h
+    grid = np.flatnonzero((w > 0.4 * width) & (h > 0.4 * height) & sparse)
+    grid = grid[grid != 0]
+    if not len(grid):
+        return n, labels, stats
+    horizontal = (w > 0.4 * width) & sparse
+    vertical = (h > 0.4 * height) & sparse
     lines = np.flatnonzero(horizontal | vertical)
     lines = lines[lines != 0]
-    if not len(lines):
-        return n, labels, stats
     ruled = np.isin(labels, lines).astype(np.uint8) * 255
     # No digit at the first look is taller than a tenth of it, nor its strokes thicker than 2 px.
     cleaned = remove_rulings(
@@ -124,11 +134,14 @@ def _without_rulings(mask: np.ndarray):
     return _labelled(cleaned // 255)
 
 
-def _measured(contrast: np.ndarray, paper: np.ndarray) -> dict[str, np.ndarray]:
+def _measured(
+    contrast: np.ndarray, paper: np.ndarray, outline: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """Per piece of ink (contrast above LOOK_WEAK with some above LOOK_STRONG): box, area,
     stroke width, mean contrast, the paper around it and its contact with the image border.
 
     Counted over the ink pixels only (a few percent of the image), all pieces at once.
+    ``outline``: a second ink mask whose share inside each piece is counted too.
     """
     n, labels, stats = _without_rulings((contrast > int(LOOK_WEAK * 255)).astype(np.uint8))
     mask = (labels > 0).astype(np.uint8)
@@ -146,6 +159,11 @@ def _measured(contrast: np.ndarray, paper: np.ndarray) -> dict[str, np.ndarray]:
         "contrast": np.bincount(at, weights=values, minlength=n) / area,
         "paper": np.bincount(at, weights=paper.ravel()[ink], minlength=n) / area,
         "border": np.bincount(edge, minlength=n),
+        "outlined": (
+            np.bincount(at[outline.ravel()[ink] > 0], minlength=n) / area
+            if outline is not None
+            else np.ones(n)
+        ),
     }
 
 
@@ -168,12 +186,20 @@ def _marks(
     )
     fine = contrast(gray, local)
     marks = _select(_measured(fine, local), gray.shape, crop, factor, offset, 0.0)
-    fat = FAT * k
-    if not marks or _quantile([m.stroke * factor for m in marks], [m.weight for m in marks],
-                              0.5) >= 0.8 * fat:  # fmt: skip
-        wide = flat_contrast(gray) if crop else paper_contrast(gray)
+    wide = flat_contrast(gray) if crop else paper_contrast(gray)
+    level = int(LOOK_WEAK * 255)
+    # Strokes wider than the kernel are hollow in the first way: far more ink is seen the
+    # second way (a shadow does the same; it only costs the second look).
+    hollow = cv2.countNonZero(cv2.compare(wide, level, cv2.CMP_GT)) > HOLLOW * max(
+        1, cv2.countNonZero(cv2.compare(fine, level, cv2.CMP_GT))
+    )
+    if not marks or hollow:
         paper = cv2.add(gray, wide)  # ~ the paper level the wide contrast was taken against
-        marks += _select(_measured(wide, paper), gray.shape, crop, factor, offset, fat)
+        # A fat stroke is outlined by the first way's ink (its edges); a shadow, a table or a
+        # dark band is not, having no edge a few strokes wide.
+        outline = cv2.compare(fine, level, cv2.CMP_GT)
+        found = _measured(wide, paper, outline)
+        marks += _select(found, gray.shape, crop, factor, offset, FAT * k, OUTLINED)
     return marks
 
 
@@ -184,6 +210,7 @@ def _select(
     factor: float,
     offset: tuple[int, int],
     min_stroke: float,
+    outlined: float = 0.0,
 ) -> list[_Mark]:
     """The pieces that look like writing, as marks (see :func:`_marks`)."""
     height, width = shape
@@ -196,11 +223,14 @@ def _select(
         sw = float(m["stroke"][i])
         if area < 6 or m["strong"][i] == 0 or h < 3 or sw < min_stroke:
             continue
+        if m["outlined"][i] < outlined:
+            continue  # no edges a few strokes wide: a shadow or a table, not a fat stroke
         if not crop and m["border"][i] > 0.4 * 2 * (w + h):
             continue  # a strip along the border: the table beyond a sheet, its edge
         length = float(np.hypot(w, h))
-        if max(w / width, h / height) > ACROSS and area < STRAIGHT * sw * length:
-            continue  # a straight line across the image: a ruling, a margin, an edge
+        thin = sw < THIN_LINE * max(width, height)
+        if thin and max(w / width, h / height) > ACROSS and area < STRAIGHT * sw * length:
+            continue  # a thin straight line across the image: a ruling, a margin, an edge
         if sw > 0.45 * max(w, h) and not crop:
             continue  # a blob, not a stroke
         # Writing is dark ink on bright paper; grain on a dark table is on a dark ground.

@@ -9,6 +9,7 @@ part of what a Pi runs). Digit shapes are MNIST test digits when MNIST is at han
 from __future__ import annotations
 
 import csv
+import hashlib
 import importlib
 import logging
 from pathlib import Path
@@ -58,6 +59,8 @@ def _glyphs(gen: Any) -> tuple[Any, Any, str]:
 def make_photos(folder: Path, count: int, seed: int) -> tuple[dict[str, str], str]:
     """Write ``count`` photos and a ``labels.csv`` (``kind,file,digits``) into ``folder``.
 
+    Photos already there from the same generator source, glyphs, seed and count are kept.
+
     Returns:
         ({file name: digits written}, where the digit shapes came from).
 
@@ -69,6 +72,12 @@ def make_photos(folder: Path, count: int, seed: int) -> tuple[dict[str, str], st
 
     gen = generator()
     glyphs, labels, source = _glyphs(gen)
+    made_by = hashlib.sha256(Path(gen.__file__).read_bytes() + Path(__file__).read_bytes())
+    made_by.update(f"{source} {count} {seed}".encode())
+    stamp = folder / ".made-by"
+    if stamp.is_file() and stamp.read_text() == made_by.hexdigest():
+        with open(folder / "labels.csv", newline="") as handle:
+            return {row["file"]: row["digits"] for row in csv.DictReader(handle)}, source
     maker = gen.PhotoMaker(glyphs, labels, seed=seed)
     rng = np.random.default_rng(seed)
     folder.mkdir(parents=True, exist_ok=True)
@@ -102,4 +111,5 @@ def make_photos(folder: Path, count: int, seed: int) -> tuple[dict[str, str], st
         writer = csv.writer(handle)
         writer.writerow(("kind", "file", "digits"))
         writer.writerows(rows)
+    stamp.write_text(made_by.hexdigest())
     return {name: digits for _, name, digits in rows}, source

@@ -185,7 +185,11 @@ def run_job(
     stem.parent.mkdir(parents=True, exist_ok=True)
     stem.with_suffix(".jsonl").write_text(proc.stdout)
     stem.with_suffix(".log").write_text(proc.stderr)
-    results = parse_jsonl(proc.stdout)
+    try:
+        results = parse_jsonl(proc.stdout)
+    except ValueError as exc:  # not digits-predict's output: report the run as failed
+        log.error("%s printed something else than --json output: %s", job.label, exc)
+        results = {}
     runtimes = sorted({r.get("runtime", "?") for r in results.values() if "error" not in r})
     latencies = sorted(r["latency_ms"] for r in results.values() if "latency_ms" in r)
     log.info(

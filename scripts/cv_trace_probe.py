@@ -6,7 +6,9 @@ wrapped before ``edge_app.cli.main`` reads the photos, so whatever the vision co
 from where, is traced without editing it. Where a call has an exact or portable variant, that
 variant is run on the same input too and its digest recorded beside the original's:
 
-- ``INTER_LINEAR`` (resize, warpAffine, warpPerspective, remap) -> ``INTER_LINEAR_EXACT``;
+- ``INTER_LINEAR`` (resize, warpAffine, warpPerspective, remap) -> ``INTER_LINEAR_EXACT``,
+  and ``INTER_NEAREST`` for the warps (OpenCV has no exact bilinear warp);
+- float32 input of those four -> the same call in float64 (rounded back to float32);
 - every call again with ``cv2.setUseOptimized(False)`` (IPP on x86, some dispatch on ARM);
 - ``divide`` with a ``scale`` -> the same formula in float32 numpy, rounded half to even.
 
@@ -81,8 +83,10 @@ def _site() -> str:
     return f"{short}:{frame.f_lineno} {frame.f_code.co_name}"
 
 
-def _linear_exact(name: str, args: tuple, kwargs: dict) -> tuple[tuple, dict] | None:
-    """The same call with INTER_LINEAR_EXACT, when it asked for INTER_LINEAR."""
+def _linear_exact(
+    name: str, args: tuple, kwargs: dict, instead: int = cv2.INTER_LINEAR_EXACT
+) -> tuple[tuple, dict] | None:
+    """The same call with INTER_LINEAR_EXACT (or ``instead``), when it asked for INTER_LINEAR."""
     if name not in LINEAR_ARG:
         return None
     kw, pos = LINEAR_KW[name], LINEAR_ARG[name]
@@ -94,7 +98,7 @@ def _linear_exact(name: str, args: tuple, kwargs: dict) -> tuple[tuple, dict] | 
         flags = cv2.INTER_LINEAR  # OpenCV's default for all four
     if (flags & cv2.INTER_MAX) != cv2.INTER_LINEAR:
         return None
-    exact = (flags & ~cv2.INTER_MAX) | cv2.INTER_LINEAR_EXACT
+    exact = (flags & ~cv2.INTER_MAX) | instead
     if len(args) > pos and kw not in kwargs:
         args = (*args[:pos], exact, *args[pos + 1 :])
         return args, kwargs
@@ -147,6 +151,14 @@ def run_call(name: str, fn: Any, args: tuple, kwargs: dict) -> tuple[Any, dict[s
     exact = _linear_exact(name, args, kwargs)
     if exact is not None:
         variants["linear_exact"] = _try(fn, *exact)
+        if name.startswith("warp"):  # no exact bilinear warp: does nearest agree at least?
+            nearest = _linear_exact(name, args, kwargs, cv2.INTER_NEAREST)
+            variants["nearest"] = _try(fn, *nearest) if nearest else None
+    floats = [a for a in args if isinstance(a, np.ndarray) and a.dtype == np.float32]
+    if name in LINEAR_ARG and floats:  # the float32 kernels: does float64 agree?
+        wide = tuple(a.astype(np.float64) if a is floats[0] else a for a in args)
+        out = _try(fn, wide, kwargs)
+        variants["float64"] = out.astype(np.float32) if isinstance(out, np.ndarray) else out
     if name == "divide":
         variants["float32_numpy"] = _divide_float32(args, kwargs)
     if name not in DECODERS:

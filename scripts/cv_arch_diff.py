@@ -51,6 +51,8 @@ class Group:
     born: int = 0  # same input, other output: a difference starts here
     inherited: int = 0  # the input already differed
     replayed: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    # per variant: largest |variant - original| on x86_64, i.e. what switching would change
+    change: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
     @property
     def key(self) -> str:
@@ -118,6 +120,20 @@ def compare_replays(x86: Path, arm: Path, groups: dict[str, Group]) -> None:
             else:
                 result = _measure(x86, arm, ident, label)
             group.replayed[label].append(result)
+            if label != "out" and not result.startswith(("error", "missing")):
+                group.change[label] = max(group.change[label], _change(x86, ident, label))
+
+
+def _change(x86: Path, stem: str, label: str) -> float:
+    """max |variant - original| of one replayed call on x86_64 (0.0 if not comparable)."""
+    worst = 0.0
+    for fv in sorted(x86.glob(f"{stem}-{label}-*.npy")):
+        fo = x86 / fv.name.replace(f"-{label}-", "-out-")
+        if fo.exists():
+            a, b = np.load(fv), np.load(fo)
+            if a.shape == b.shape:
+                worst = max(worst, float(np.abs(a.astype(np.float64) - b).max(initial=0)))
+    return worst
 
 
 def _measure(x86: Path, arm: Path, stem: str, label: str) -> str:
@@ -207,7 +223,8 @@ def report(setup: str, versions: dict, groups: dict[str, Group], notes: list[str
         "",
         "Traced: calls made by digits-predict (identical result / differs from an identical "
         "input / input already differed). Replayed: x86_64's inputs run on both; 'same' = "
-        "identical bytes, else max |difference| (share of values that differ).",
+        "identical bytes, else max |difference| (share of values that differ). 'x86 moves': "
+        "how far the variant's result is from today's x86_64 result.",
         "",
         "| call | input, interpolation | site | traced | replayed | " + " | ".join(labels) + " |",
         "|---|---|---|---|---|" + "---|" * len(labels),
@@ -218,7 +235,11 @@ def report(setup: str, versions: dict, groups: dict[str, Group], notes: list[str
 
     for g in sorted(groups.values(), key=lambda g: (not differs(g), g.site, g.fn)):
         traced = f"{g.same} / {g.born} / {g.inherited}"
-        cells = [_summary(g.replayed.get(label, [])) for label in labels]
+        cells = [
+            _summary(g.replayed.get(label, []))
+            + (f"; x86 moves {g.change[label]:.3g}" if g.change.get(label) else "")
+            for label in labels
+        ]
         mark = "**" if differs(g) else ""
         lines.append(
             f"| {mark}`{g.fn}`{mark} | {g.mode} | {g.site} | {traced} "

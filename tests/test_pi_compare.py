@@ -181,3 +181,13 @@ def test_the_mirror_comes_from_this_machines_apt_sources(tmp_path):
     (tmp_path / "sources.list").write_text("# nothing\n")
     with pytest.raises(pi_env.PiEnvError, match="--apt-mirror"):
         pi_env.system_mirror(etc=tmp_path)
+
+
+def test_strict_needs_identical_confidences_only_from_integer_models():
+    ref = parse_jsonl(REFERENCE)
+    rounding = compare(ref, parse_jsonl(REFERENCE.replace("0.8,", "0.8001,")))
+    moved = compare(ref, parse_jsonl(REFERENCE.replace("[9, 2, 3, 4]", "[9, 2, 3, 5]")))
+    int8, float32 = pi_check.Job("litert", "int8", "a72"), pi_check.Job("litert", "float32", "a72")
+    assert pi_check.strictly_same(float32, rounding)
+    assert not pi_check.strictly_same(int8, rounding)
+    assert not pi_check.strictly_same(float32, moved)

@@ -33,6 +33,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 
 import pi_check  # noqa: E402
 import pi_env  # noqa: E402
+from pi_compare import compare, parse_jsonl  # noqa: E402
 from pi_photos import PhotoError, make_photos  # noqa: E402
 
 log = logging.getLogger("cv-arch-diff")
@@ -202,6 +203,35 @@ def diff_setup(
     return groups, notes
 
 
+def try_portable(
+    envs: pi_check.Environments, setup: str, cpu: str, photos: list[str], out: Path
+) -> str:
+    """digits-predict with the portable variants patched in, on both architectures: agree?"""
+    runs = {}
+    for arch, where in (("x86_64", None), ("aarch64", cpu)):
+        cmd = [*envs.python(where), "-S", str(PROBE), "--portable", *photos]
+        proc = subprocess.run(
+            cmd, cwd=out, env=envs.environ(setup, where), capture_output=True, text=True
+        )
+        if proc.returncode not in (0, 1):
+            raise pi_env.PiEnvError(f"--portable failed on {arch}: {proc.stderr.strip()[-800:]}")
+        runs[arch] = parse_jsonl(proc.stdout)
+    plain = [*envs.python(None), "-S", "-m", "edge_app", "--json", "-q", *photos]
+    proc = subprocess.run(
+        plain, cwd=out, env=envs.environ(setup, None), capture_output=True, text=True
+    )
+    today = compare(parse_jsonl(proc.stdout), runs["x86_64"])
+    across = compare(runs["x86_64"], runs["aarch64"])
+    return (
+        f"{setup}, portable variants patched in ({len(photos)} photos): aarch64 vs x86_64 digits "
+        f"{across.digits_same}/{across.files}, boxes {across.boxes_same}/{across.files}, "
+        f"confidences {across.confidences_same}/{across.files} identical (max difference "
+        f"{across.max_confidence_diff:.4f}); against today's x86_64 code: digits "
+        f"{today.digits_same}/{today.files}, boxes {today.boxes_same}/{today.files}, "
+        f"confidences {today.confidences_same}/{today.files} identical"
+    )
+
+
 def _summary(results: list[str]) -> str:
     if not results:
         return ""
@@ -260,6 +290,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cpu", default="cortex-a72", help="qemu -cpu of the emulated Pi")
     parser.add_argument("--photos", type=int, default=30, help="photos (pi-check's first N)")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument(
+        "--portable",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also read pi-check's first N photos with the portable variants patched in",
+    )
     parser.add_argument("--out", type=Path, default=pi_check.REPO / "runs" / "cv-arch-diff")
     parser.add_argument("--cache", type=Path, default=pi_env.default_cache_dir())
     args = parser.parse_args(argv)
@@ -284,6 +321,12 @@ def main(argv: list[str] | None = None) -> int:
                 any(r != "same" for r in g.replayed.get("out", [])) for g in groups.values()
             )
             sections.append(report(setup, envs.info[setup]["versions"], groups, notes))
+            if args.portable:
+                truth, _ = make_photos(out / "photos-portable", args.portable, args.seed)
+                files = [f"photos-portable/{name}" for name in sorted(truth)]
+                line = try_portable(envs, setup, args.cpu, files, out)
+                log.info("%s", line)
+                sections.append(f"- {line}")
     except (pi_env.PiEnvError, PhotoError) as exc:
         print(f"cv-arch-diff: {exc}", file=sys.stderr)
         return 2

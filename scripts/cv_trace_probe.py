@@ -14,6 +14,7 @@ variant is run on the same input too and its digest recorded beside the original
 
     python cv_trace_probe.py --trace OUT.jsonl [--save-inputs DIR] IMAGE...
     python cv_trace_probe.py --replay DIR --out OUT
+    python cv_trace_probe.py --portable IMAGE...     (digits-predict --json, portable variants)
 
 Tracing writes one JSON object per call: photo, call index, function, call site, dtypes and
 interpolation, flags, and digests of input, output and variants. ``--save-inputs`` keeps the
@@ -271,6 +272,31 @@ def replay(inputs: Path, out: Path) -> int:
     return count
 
 
+def patch_portable() -> None:
+    """Swap in the variants that agree across architectures, without touching the vision code.
+
+    uint8 ``INTER_LINEAR`` -> ``INTER_LINEAR_EXACT``; float32 resize/warp -> computed in
+    float64; ``divide`` of uint8 with a scale -> float32 numpy. For ``--portable``: would the
+    vision step, so changed, give the same confidences on both architectures?
+    """
+    for name in (*LINEAR_ARG, "divide"):
+        fn = getattr(cv2, name)
+
+        def portable(*args: Any, _name: str = name, _fn: Any = fn, **kwargs: Any) -> Any:
+            src = args[0] if args else None
+            if _name == "divide":
+                out = _divide_float32(args, kwargs)
+                return _fn(*args, **kwargs) if out is None else out
+            exact = _linear_exact(_name, args, kwargs)
+            if isinstance(src, np.ndarray) and src.dtype == np.uint8 and exact is not None:
+                return _fn(*exact[0], **exact[1])
+            if isinstance(src, np.ndarray) and src.dtype == np.float32:
+                return _fn(src.astype(np.float64), *args[1:], **kwargs).astype(np.float32)
+            return _fn(*args, **kwargs)
+
+        setattr(cv2, name, portable)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("images", nargs="*")
@@ -279,8 +305,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-group", type=int, default=3, help="inputs kept per kind of call")
     parser.add_argument("--replay", type=Path, help="run the calls saved in this folder again")
     parser.add_argument("--out", type=Path, help="where --replay writes")
+    parser.add_argument(
+        "--portable", action="store_true", help="run digits-predict --json with patch_portable()"
+    )
     args = parser.parse_args(argv)
     cv2.setNumThreads(1)
+    if args.portable:
+        from edge_app import cli
+
+        patch_portable()
+        return cli.main(["--json", "-q", *args.images])
     if args.replay:
         print(json.dumps({"replayed": replay(args.replay, args.out)}))
         return 0

@@ -10,7 +10,7 @@ TRAIN_ARGS   ?=
 CONVERT_ARGS ?=
 BENCH_ARGS   ?=
 
-.PHONY: run test test-fast lint venv default-model clean
+.PHONY: run test test-fast lint venv default-model pi-check clean
 
 venv: $(STAMP)
 
@@ -41,6 +41,13 @@ default-model: $(STAMP)
 	$(BIN)/digits-train --out runs/default
 	$(BIN)/digits-convert runs/default --formats float32,int8
 	$(BIN)/python -m converter.ship runs/default edge_app/models
+
+## the Raspberry Pi path under aarch64 emulation: edge install, digits-predict vs x86_64
+## (slow, so not part of make test; cache in ~/.cache/digitlite-pi, see README)
+PI_CHECK_ARGS ?=
+pi-check: $(STAMP)
+	DIGITS_DATA_DIR="$${DIGITS_DATA_DIR:-$(wildcard $(abspath ../shared/data/mnist))}" \
+		$(BIN)/python scripts/pi_check.py $(PI_CHECK_ARGS)
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache

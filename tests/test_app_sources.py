@@ -1,4 +1,4 @@
-"""Frame sources, background workers, drawing and screen geometry - all without Kivy."""
+"""Frame sources, NV21 decoding, the job worker, drawing and screen geometry - all without Kivy."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from edge_app.app.android_camera import KivyCameraSource, nv21_to_bgr
 from edge_app.app.config import AppConfig, source_kind
 from edge_app.app.drawing import Drawing, drawing_to_digit, rasterize
-from edge_app.app.geometry import bgr_to_rgba_bytes, downscale_for_display, fit_image
+from edge_app.app.geometry import downscale_for_display, fit_image, make_preview
 from edge_app.app.sources import (
     FirstWorkingSource,
     FrameSource,
@@ -25,7 +25,7 @@ from edge_app.app.sources import (
     as_bgr,
     make_source,
 )
-from edge_app.app.worker import FrameLoop, JobWorker
+from edge_app.app.worker import JobWorker
 from edge_app.vision import frame_digit
 
 
@@ -353,62 +353,7 @@ def test_make_source_follows_the_flag(photo: Path, video: Path, monkeypatch):
     assert source_kind("clip.MP4") == "video" and source_kind("a.jpeg") == "image"
 
 
-# ----------------------------------------------------------------------------- workers
-def test_frame_loop_analyses_frames_off_the_calling_thread():
-    source = FakeSource("cam")
-    results, threads, errors = [], set(), []
-    done = threading.Event()
-
-    def analyse(frame):
-        threads.add(threading.current_thread().name)
-        return frame.shape
-
-    def on_result(frame, result):
-        results.append(result)
-        if len(results) >= 5:
-            done.set()
-
-    loop = FrameLoop(source, analyse, on_result, errors.append)
-    loop.start()
-    assert done.wait(5)
-    loop.pause()
-    time.sleep(0.05)
-    paused_at = len(results)
-    time.sleep(0.05)
-    assert len(results) <= paused_at + 1  # at most the frame in flight
-    loop.resume()
-    loop.stop()
-    assert threads == {"digits-frames"} and results[0] == (4, 4, 3)
-    assert source.opened == 1 and source.closed == 1 and errors == []
-
-
-def test_frame_loop_reports_a_dying_source_once():
-    errors, got = [], threading.Event()
-    loop = FrameLoop(
-        FakeSource("cam", frames=2),
-        lambda f: None,
-        lambda f, r: None,
-        lambda m: (errors.append(m), got.set()),
-    )
-    loop.start()
-    assert got.wait(5)
-    loop.stop()
-    assert errors == ["cam stopped"]
-
-
-def test_frame_loop_reports_a_source_that_does_not_open():
-    errors, got = [], threading.Event()
-    loop = FrameLoop(
-        FakeSource("cam", fail=True),
-        lambda f: None,
-        lambda f, r: None,
-        lambda m: (errors.append(m), got.set()),
-    )
-    loop.start()
-    assert got.wait(5)
-    assert errors == ["cam missing"]
-
-
+# ----------------------------------------------------------------------------- job worker
 def test_job_worker_keeps_only_the_newest_waiting_job_of_a_kind():
     worker = JobWorker()
     gate, ran, out = threading.Event(), [], []
@@ -517,13 +462,30 @@ def test_boxes_flip_from_image_rows_to_kivy_bottom_left_origin():
     assert fit.widget_to_image(20, 100) == pytest.approx((10, 0))
 
 
-def test_frames_become_upright_rgba_texture_bytes():
+def test_frames_become_rgba_previews_with_rows_top_down():
     frame = np.zeros((2, 3, 3), np.uint8)
     frame[0, 0] = (255, 0, 0)  # top-left pixel is blue in BGR
-    data, size = bgr_to_rgba_bytes(frame)
-    assert size == (3, 2)  # Kivy (w, h)
-    rgba = np.frombuffer(data, np.uint8).reshape(2, 3, 4)
-    assert tuple(rgba[1, 0]) == (0, 0, 255, 255)  # last texture row = top of the image
+    preview = make_preview(frame, seq=7)
+    assert preview.size == (3, 2) and preview.texture_size == (3, 2) and preview.seq == 7
+    assert tuple(preview.rgba[0, 0]) == (0, 0, 255, 255)  # RGBA, first row = top (texture flips)
+    assert preview.rgba.flags.c_contiguous  # uploaded as is
+    gray = make_preview(np.full((2, 3), 9, np.uint8))
+    assert tuple(gray.rgba[1, 2]) == (9, 9, 9, 255)
     big = np.zeros((2000, 1000, 3), np.uint8)
     small, factor = downscale_for_display(big)
     assert small.shape == (667, 334, 3) and factor == pytest.approx(1 / 3)
+    assert make_preview(big).size == (1000, 2000)  # boxes stay in the frame's own pixels
+
+
+def test_job_worker_stop_does_not_wait_for_the_running_job():
+    worker = JobWorker()
+    running, release, done = threading.Event(), threading.Event(), []
+    worker.submit("load", lambda: (running.set(), release.wait(5)), done.append, done.append)
+    worker.submit("draw", lambda: "never", done.append, done.append)
+    assert running.wait(5) and worker.busy
+    started = time.monotonic()
+    worker.stop()
+    assert time.monotonic() - started < 0.05  # the UI thread calls stop(): it must not block
+    release.set()
+    assert worker.join(5)
+    assert len(done) == 1  # the running job finished; the waiting one was dropped

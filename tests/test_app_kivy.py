@@ -388,12 +388,16 @@ SWITCH_DRIVER = textwrap.dedent(
     app = ui.DigitsApp(AppConfig(source=photo), book=book)
     log = []
 
+    picked = []
+
     def watch(_dt):
         view = app.presenter.view()
         log.append((view.model, view.model_ms, view.analysis_fps))
-        if len(log) == 15:  # about 1.5 s on int8: pick float32 like a user would
+        if not picked and view.model == "int8" and view.analysis_fps:
+            picked.append(len(log))  # int8 is reading: pick float32 like a user would
             app.root.ids.model_spinner.text = "float32"
-        if len(log) >= 45 or (len(log) > 20 and view.model == "float32" and view.analysis_fps):
+        switched = bool(picked) and view.model == "float32" and bool(view.analysis_fps)
+        if len(log) >= 300 or (switched and len(log) > picked[0] + 5):  # <= 30 s when busy
             print(json.dumps({"log": log, "view": view.as_dict(),
                               "spinner": app.root.ids.model_spinner.text,
                               "engine": app.controller.engine.name}))

@@ -43,6 +43,8 @@ log = logging.getLogger(__name__)
 KV_FILE = Path(__file__).with_name("layout.kv")
 #: how long :func:`run_app` waits for the background threads once the window has closed
 SHUTDOWN_WAIT_S = 2.0
+#: the window's clear colour, the background of every screen (cheaper than a drawn rectangle)
+BACKGROUND = (0.12, 0.12, 0.13, 1)
 _PLATFORM = object()  # "the permissions of this platform" (Android's, or none)
 
 
@@ -123,6 +125,7 @@ class DigitsApp(App):
 
     # ------------------------------------------------------------------ lifecycle
     def build(self) -> Any:
+        Window.clearcolor = BACKGROUND
         Builder.load_file(str(KV_FILE))
         return Factory.DigitsRoot()
 

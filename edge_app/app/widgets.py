@@ -54,9 +54,7 @@ class FrameView(Widget):
         self._stale = False
         self._fit: Fit | None = None
         self._label_textures: dict[str, Any] = {}  # "7 98%" -> texture; text is rendered once
-        with self.canvas:
-            Color(0.08, 0.08, 0.08, 1)
-            self._background = Rectangle(pos=self.pos, size=self.size)
+        with self.canvas:  # no background of its own: the window's clear colour shows around
             Color(1, 1, 1, 1)
             self._image = Rectangle(size=(0, 0))
         self._overlay = InstructionGroup()  # boxes, or the placeholder text
@@ -97,7 +95,6 @@ class FrameView(Widget):
         self._layout()
 
     def _layout(self, *_: Any) -> None:
-        self._background.pos, self._background.size = self.pos, self.size
         if self._shown is None:
             self._fit = None
             self._image.size = (0, 0)

@@ -28,8 +28,8 @@ from edge_app.app.presenter import Box
 log = logging.getLogger(__name__)
 
 BOX_COLOR = (0.2, 1.0, 0.4, 1.0)
-#: boxes found in an earlier frame than the one on screen: the same colour, faded and dashed
-STALE_BOX_COLOR = (0.2, 1.0, 0.4, 0.5)
+#: boxes found in an earlier frame than the one on screen: a dashed outline (labels unchanged)
+STALE_BOX_COLOR = (0.2, 1.0, 0.4, 0.9)
 LABEL_BACKGROUND = (0.0, 0.0, 0.0, 0.65)
 
 
@@ -118,7 +118,8 @@ class FrameView(Widget):
         colour = STALE_BOX_COLOR if self._stale else BOX_COLOR
         overlay.add(Color(*colour))
         if self._stale:  # Kivy dashes only 1-pixel lines
-            overlay.add(Line(rectangle=(x, y, w, h), width=1, dash_length=dp(5), dash_offset=dp(3)))
+            dashes = {"dash_length": dp(6), "dash_offset": dp(3)}
+            overlay.add(Line(rectangle=(x, y, w, h), width=1, **dashes))
         else:
             overlay.add(Line(rectangle=(x, y, w, h), width=dp(1.5)))
         texture = self._label_textures.get(box.label)
@@ -129,7 +130,7 @@ class FrameView(Widget):
         tw, th = texture.size
         overlay.add(Color(*LABEL_BACKGROUND))
         overlay.add(Rectangle(pos=(x, y + h + dp(2)), size=(tw + dp(4), th)))
-        overlay.add(Color(*colour))
+        overlay.add(Color(*BOX_COLOR))
         overlay.add(Rectangle(texture=texture, pos=(x + dp(2), y + h + dp(2)), size=(tw, th)))
 
 

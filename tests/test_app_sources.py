@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from edge_app.app.android_camera import KivyCameraSource, nv21_to_bgr
+from edge_app.app.android_camera import KivyCameraSource, NV21Decoder, nv21_to_bgr
 from edge_app.app.config import AppConfig, source_kind
 from edge_app.app.drawing import Drawing, drawing_to_digit, rasterize
 from edge_app.app.geometry import downscale_for_display, fit_image, make_preview
@@ -217,6 +217,18 @@ def test_nv21_matches_the_float_reference_on_random_frames(rotation: int):
             )
     # equal but for float32 rounding at a handful of exact .0 boundaries, never off by 2
     assert worst <= 1 and differing / total < 1e-5, (worst, differing)
+
+
+def test_one_nv21_decoder_reused_across_sizes_and_turns_gives_fresh_results():
+    rng = np.random.default_rng(7)
+    decode = NV21Decoder()
+    frames = []
+    for width, height, rotation in ((64, 48, 90), (64, 48, 0), (32, 16, 270), (64, 48, 90)):
+        buffer = rng.integers(0, 256, width * height * 3 // 2, dtype=np.uint8).tobytes()
+        frame = decode(buffer, width, height, rotation)
+        assert np.array_equal(frame, nv21_to_bgr(buffer, width, height, rotation))
+        frames.append(frame)
+    assert not np.array_equal(frames[0], frames[3])  # each call returns a frame of its own
 
 
 def test_nv21_turns_the_frame_the_way_the_sensor_says():

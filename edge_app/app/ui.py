@@ -22,6 +22,7 @@ from kivy.app import App
 from kivy.clock import Clock, mainthread
 from kivy.core.window import Window
 from kivy.factory import Factory
+from kivy.graphics.opengl import glFlush
 from kivy.lang import Builder
 from kivy.properties import BooleanProperty, ListProperty, StringProperty
 from kivy.uix.popup import Popup
@@ -125,6 +126,10 @@ class DigitsApp(App):
 
     # ------------------------------------------------------------------ lifecycle
     def build(self) -> Any:
+        # Hand each frame to GL when it is complete. A display's buffer swap does this; SDL's
+        # offscreen window (headless runs, tests) swaps nothing, so software GL rendered a frame
+        # only when the next texture upload forced it - on the UI thread, inside show().
+        Window.bind(on_flip=lambda *_: glFlush())
         Window.clearcolor = BACKGROUND
         Builder.load_file(str(KV_FILE))
         return Factory.DigitsRoot()

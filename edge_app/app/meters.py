@@ -129,10 +129,9 @@ class RunStats:
         """JSON-ready totals; ``pipeline`` (a :class:`~edge_app.app.pipeline.PipelineStats`)
         adds the capture-side counts."""
         ui_cpu = None
-        if self._shown.count > 1 and self._ui_cpu_first is not None and self._ui_cpu_last:
-            ui_cpu = round(
-                (self._ui_cpu_last - self._ui_cpu_first) * 1e3 / (self._shown.count - 1), 3
-            )
+        first, last = self._ui_cpu_first, self._ui_cpu_last
+        if self._shown.count > 1 and first is not None and last is not None:
+            ui_cpu = round((last - first) * 1e3 / (self._shown.count - 1), 3)
         out: dict[str, Any] = {
             "frames_shown": self._shown.count,
             "frames_read": self._read.count,

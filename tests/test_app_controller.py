@@ -385,7 +385,7 @@ def test_readings_are_smoothed_and_timed():
     assert view.ui_ms is not None
     assert "preview 30 fps" in view.status and "analysis 30 fps" in view.status
     run = app.controller.state()["run"]
-    assert run["frames_shown"] == 4 and run["frames_read"] == 4
+    assert run["frames_shown"] == 4 and run["readings_shown"] == 4
     assert run["read_ms"]["median"] == 3.0 and run["read_cpu_ms"]["median"] == 2.5
 
 

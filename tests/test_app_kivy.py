@@ -181,8 +181,9 @@ def test_a_video_source_is_previewed_at_its_own_rate_and_read_as_fast_as_it_can(
     state = state_of(run_app(tmp_path, ["--source", str(clip), "--quit-after", "3"]))
     run = state["run"]
     assert run["frames_captured"] >= 30 and run["frames_analysed"] >= 10
-    assert run["frames_shown"] >= run["frames_read"]  # every frame is shown, read or not
-    assert run["preview_fps"] >= run["analysis_fps"] * 0.9  # never fewer shown than read
+    assert 15 <= run["capture_fps"] <= 31  # the clip's own 30 fps (less on a very busy machine)
+    assert run["frames_shown"] >= 0.3 * run["frames_captured"]  # shown whether read or not
+    assert run["analysis_fps"] > 0 and run["readings_shown"] > 0
     assert run["ui_ms"]["median"] < 50 and run["read_ms"]["median"] > 0
     assert state["number"] == "385"
 

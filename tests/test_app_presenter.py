@@ -179,8 +179,11 @@ def test_run_stats_report_rates_times_and_the_ui_threads_cpu_per_frame():
         wall.t += 1 / 30
         cpu.t += 0.002  # 2 ms of UI-thread CPU per frame
     process.t += 1.5
-    out = stats.as_dict(PipelineStats(captured=33, analysed=31, analysis_dropped=2))
-    assert out["preview_fps"] == pytest.approx(30.0) and out["analysis_fps"] == pytest.approx(30.0)
+    pipeline = PipelineStats(captured=33, analysed=31, analysis_dropped=2, analysis_fps=29.5)
+    out = stats.as_dict(pipeline)
+    assert out["preview_fps"] == pytest.approx(30.0)
+    assert out["readings_shown_fps"] == pytest.approx(30.0)
+    assert out["analysis_fps"] == 29.5  # frames analysed per second, from the pipeline
     assert out["ui_ms"] == {"median": 1.0, "p90": 2.0}
     assert out["ui_cpu_ms_per_frame"] == pytest.approx(2.0)
     assert out["read_ms"]["median"] == 6.0 and out["read_cpu_ms"]["median"] == 4.0

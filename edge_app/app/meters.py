@@ -1,9 +1,10 @@
 """The rates and timings the app reports. No Kivy here.
 
 * :class:`RateMeter` and :class:`RollingMedian` - recent figures for the status line.
-* :class:`RunStats` - totals since the camera started, for ``--quit-after``'s JSON: preview and
-  analysis rates, read time, and the UI thread's time per frame (wall time of the app's own work
-  on a frame, and the UI thread's CPU time per frame, Kivy's drawing included).
+* :class:`RunStats` - totals since the camera started, for ``--quit-after``'s JSON: the rates
+  of frames captured, shown and analysed (and of readings put on screen: the UI takes only the
+  newest), read time, and the UI thread's time per frame (wall time of the app's own work on a
+  frame, and the UI thread's CPU time per frame, Kivy's drawing included).
 """
 
 from __future__ import annotations
@@ -134,9 +135,9 @@ class RunStats:
             ui_cpu = round((last - first) * 1e3 / (self._shown.count - 1), 3)
         out: dict[str, Any] = {
             "frames_shown": self._shown.count,
-            "frames_read": self._read.count,
+            "readings_shown": self._read.count,
             "preview_fps": self._shown.rate,
-            "analysis_fps": self._read.rate,
+            "readings_shown_fps": self._read.rate,
             "ui_ms": _summary(self._ui_ms),
             "ui_cpu_ms_per_frame": ui_cpu,
             "read_ms": _summary(self._read_ms),
@@ -150,5 +151,7 @@ class RunStats:
                 frames_analysed=pipeline.analysed,
                 analysis_dropped=pipeline.analysis_dropped,
                 previews_dropped=pipeline.previews_dropped,
+                capture_fps=pipeline.capture_fps,
+                analysis_fps=pipeline.analysis_fps,
             )
         return out

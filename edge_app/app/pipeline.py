@@ -62,19 +62,43 @@ class Analysis:
 
 @dataclass(frozen=True)
 class PipelineStats:
-    """Counts since the pipeline started.
+    """Counts and rates since the pipeline started.
 
     Attributes:
         captured: frames read from the source.
         analysed: frames read for digits.
         analysis_dropped: frames the analyser skipped because a newer one had arrived.
         previews_dropped: previews replaced before the UI took them (frames never shown).
+        capture_fps: frames read from the source per second (None before two).
+        analysis_fps: frames read for digits per second (None before two).
     """
 
     captured: int = 0
     analysed: int = 0
     analysis_dropped: int = 0
     previews_dropped: int = 0
+    capture_fps: float | None = None
+    analysis_fps: float | None = None
+
+
+class _Beat:
+    """How often something happened: count, first and last time (one writer thread)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.first = self.last = 0.0
+
+    def tick(self) -> None:
+        now = time.monotonic()
+        self.count += 1
+        if self.count == 1:
+            self.first = now
+        self.last = now
+
+    @property
+    def rate(self) -> float | None:
+        span = self.last - self.first
+        return round((self.count - 1) / span, 2) if self.count > 1 and span > 0 else None
 
 
 class LatestSlot(Generic[T]):
@@ -160,8 +184,8 @@ class CameraPipeline:
         self._failed = threading.Lock()  # taken once: on_error is reported a single time
         self.released = threading.Event()  # the source is closed (or was never opened)
         self._threads: list[threading.Thread] = []
-        self._captured = 0
-        self._analysed = 0
+        self._captured = _Beat()
+        self._analysed = _Beat()
 
     # ------------------------------------------------------------------ control (UI thread)
     def start(self) -> None:
@@ -215,10 +239,12 @@ class CameraPipeline:
 
     def stats(self) -> PipelineStats:
         return PipelineStats(
-            captured=self._captured,
-            analysed=self._analysed,
+            captured=self._captured.count,
+            analysed=self._analysed.count,
             analysis_dropped=self._frames.dropped,
             previews_dropped=self._previews.dropped,
+            capture_fps=self._captured.rate,
+            analysis_fps=self._analysed.rate,
         )
 
     # ------------------------------------------------------------------ threads
@@ -245,7 +271,7 @@ class CameraPipeline:
                 image = self.source.read()
                 if self._stop.is_set():
                     break
-                self._captured += 1
+                self._captured.tick()
                 if image is not last:  # the very same array again (a still image): same frame
                     seq, last = seq + 1, image
                 self._previews.put(self._prepare(image, seq))
@@ -277,7 +303,7 @@ class CameraPipeline:
                     (time.perf_counter() - wall) * 1e3,
                     (time.thread_time() - cpu) * 1e3,
                 )
-                self._analysed += 1
+                self._analysed.tick()
                 self._analyses.put(analysis)
                 self._wake()
         except Exception as exc:

@@ -16,6 +16,7 @@ from edge_app.app.drawing import Drawing, drawing_to_digit, rasterize
 from edge_app.app.geometry import downscale_for_display, fit_image, make_preview
 from edge_app.app.sources import (
     FirstWorkingSource,
+    FramePacer,
     FrameSource,
     ImageSource,
     OpenCVCameraSource,
@@ -80,10 +81,8 @@ class ManualClock:
 
 
 def test_file_frames_keep_a_cameras_beat_when_the_reader_is_sometimes_late():
-    from edge_app.app.sources import _Pacer
-
     clock = ManualClock()
-    pacer = _Pacer(40.0, clock=clock, sleep=clock.sleep)  # a frame every 25 ms
+    pacer = FramePacer(40.0, clock=clock, sleep=clock.sleep)  # a frame every 25 ms
     delivered = []
     for i in range(20):
         pacer.wait()
@@ -94,10 +93,8 @@ def test_file_frames_keep_a_cameras_beat_when_the_reader_is_sometimes_late():
 
 
 def test_a_reader_a_frame_late_restarts_the_beat_instead_of_getting_a_burst():
-    from edge_app.app.sources import _Pacer
-
     clock = ManualClock()
-    pacer = _Pacer(40.0, clock=clock, sleep=clock.sleep)
+    pacer = FramePacer(40.0, clock=clock, sleep=clock.sleep)
     pacer.wait()
     clock.t += 0.2  # the reader stalled for eight frame periods
     pacer.wait()

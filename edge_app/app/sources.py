@@ -85,7 +85,7 @@ class FrameSource(ABC):
         return f"<{type(self).__name__} {self.name}>"
 
 
-class _Pacer:
+class FramePacer:
     """Makes frames from a file arrive at ``fps``, on a fixed beat like a camera's.
 
     Frame ``k`` is due at ``start + k / fps``; a reader that comes late gets its frame at once
@@ -134,7 +134,7 @@ class ImageSource(FrameSource):
         self._fps = fps
         self._loader = loader
         self._image: np.ndarray | None = None
-        self._pacer = _Pacer(fps)
+        self._pacer = FramePacer(fps)
 
     def open(self) -> None:
         loader = self._loader
@@ -148,7 +148,7 @@ class ImageSource(FrameSource):
             raise SourceError(str(exc)) from exc
         image.flags.writeable = False
         self._image = image
-        self._pacer = _Pacer(self._fps)
+        self._pacer = FramePacer(self._fps)
 
     def read(self) -> np.ndarray:
         if self._image is None:
@@ -171,7 +171,7 @@ class VideoSource(FrameSource):
         self.loop = loop
         self._fps = fps
         self._capture: Any = None
-        self._pacer = _Pacer(0)
+        self._pacer = FramePacer(0)
 
     def open(self) -> None:
         import cv2
@@ -183,7 +183,7 @@ class VideoSource(FrameSource):
             capture.release()
             raise SourceError(f"cannot open video {self.path} (not a video OpenCV can decode)")
         fps = self._fps or capture.get(cv2.CAP_PROP_FPS) or 25.0
-        self._pacer = _Pacer(min(max(fps, 1.0), 120.0))
+        self._pacer = FramePacer(min(max(fps, 1.0), 120.0))
         self._capture = capture
 
     def read(self) -> np.ndarray:

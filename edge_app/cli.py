@@ -6,13 +6,11 @@ Runs with the edge install only (numpy, a TFLite interpreter, OpenCV/Pillow): no
 from __future__ import annotations
 
 import argparse
-import contextlib
 import difflib
 import json
 import logging
 import os
 import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from edge_app.cliparts import HelpFormatter, positive_int, probability
 from edge_app.errors import DigitLiteError
+from edge_app.process import DEFAULT_THREADS, configure_threads, quiet_native_output
 
 if TYPE_CHECKING:
     from edge_app.reader import DigitReader, Reading
@@ -57,7 +56,7 @@ class PredictConfig:
     json: bool = False
     min_confidence: float = 0.5
     runtime: str | None = None  # None: first installed
-    threads: int = 1
+    threads: int = DEFAULT_THREADS
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--threads",
         type=positive_int,
-        default=1,
+        default=DEFAULT_THREADS,
         metavar="N",
         help="threads for the interpreter and OpenCV; a 28x28 model and one photo gain nothing "
         "from more, and threads fight on a busy CPU",
@@ -138,61 +137,6 @@ def _configure_logging(verbose: bool, quiet: bool) -> None:
     )
 
 
-NATIVE_NOISE = ("Created TensorFlow Lite XNNPACK delegate",)
-
-
-@contextlib.contextmanager
-def _native_noise_filtered(enabled: bool) -> Iterator[None]:
-    """Drop the lines C++ code prints straight to file descriptor 2 while a model loads (LiteRT
-    says "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." every time); everything
-    else written meanwhile, our own log lines included, is passed on in order."""
-    try:
-        fd = sys.stderr.fileno() if enabled else -1
-    except (AttributeError, OSError, ValueError):  # stderr replaced by something without a fd
-        fd = -1
-    if fd < 0:
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(fd)
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), fd)
-        try:
-            yield
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, fd)
-            os.close(saved)
-            sink.seek(0)
-            kept = [
-                line
-                for line in sink.read().decode("utf-8", "replace").splitlines(keepends=True)
-                if not any(noise in line for noise in NATIVE_NOISE)
-            ]
-            sys.stderr.write("".join(kept))
-            sys.stderr.flush()
-
-
-def _configure_opencv(threads: int, verbose: bool) -> None:
-    """Cap OpenCV's threads, and keep its C++ warnings off stderr unless ``-v``.
-
-    OpenCV parallelises filters over all cores by default; on a 640x480 frame that costs more
-    than it gains (measured: 1.8 ms median per frame with 1 thread, 6 ms with 2 on a busy
-    2-core machine), so it follows --threads like the interpreter does. Its decoder warnings
-    ("PNG input buffer is incomplete") repeat what our own error line says more clearly.
-    """
-    try:
-        import cv2
-    except ImportError:
-        return
-    cv2.setNumThreads(threads)
-    if not verbose:
-        with contextlib.suppress(AttributeError, ImportError):
-            from cv2.utils import logging as cv_logging
-
-            cv_logging.setLogLevel(cv_logging.LOG_LEVEL_ERROR)
-
-
 def load_reader(config: PredictConfig) -> DigitReader:
     """Load the model and build a :class:`~edge_app.reader.DigitReader` for ``config``.
 
@@ -203,10 +147,11 @@ def load_reader(config: PredictConfig) -> DigitReader:
     from edge_app.models import default_model_path
     from edge_app.reader import DigitReader
 
-    _configure_opencv(config.threads, verbose=log.isEnabledFor(logging.DEBUG))
+    verbose = log.isEnabledFor(logging.DEBUG)
+    threads = configure_threads(config.threads, verbose=verbose)
     model = config.model if config.model is not None else default_model_path()
-    with _native_noise_filtered(not log.isEnabledFor(logging.DEBUG)):
-        classifier = Classifier(model, runtime=config.runtime, threads=config.threads)
+    with quiet_native_output(not verbose):
+        classifier = Classifier(model, runtime=config.runtime, threads=threads)
     contract = classifier.contract
     accuracy = f", {contract.accuracy:.2%} on MNIST" if contract and contract.accuracy else ""
     # the runtime and its version were logged by edge_app.runtime as the model loaded

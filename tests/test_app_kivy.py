@@ -1,7 +1,8 @@
 """The real Kivy app, started offscreen in a subprocess (Kivy's global state must not leak).
 
 ``tests/conftest.py`` sets ``SDL_VIDEODRIVER=offscreen``, ``KIVY_NO_ARGS=1`` and a temporary
-``KIVY_HOME``. Each test runs ``digits-app`` (or a small driver script) and asserts on the final
+``KIVY_HOME``. Each test runs ``digits-app`` (or a small driver script that hands the app its
+parts - models, frame source, permissions - through its constructor) and asserts on the final
 state the app prints as JSON, and on the screenshot it saved.
 """
 
@@ -26,6 +27,7 @@ from edge_app.reader import DigitReader
 # find_spec, not importorskip: importing Kivy here would create ~/.kivy in the test process
 pytestmark = [
     pytest.mark.kivy,
+    pytest.mark.slow,
     pytest.mark.skipif(importlib.util.find_spec("kivy") is None, reason="Kivy is not installed"),
 ]
 
@@ -40,21 +42,6 @@ needs_shipped = pytest.mark.skipif(
     "not there yet (make default-model)",
 )
 
-# Runs digits-app's main() with the shipped models replaced by the ones given as JSON (or kept
-# when "null"), so a test controls what the fallback falls back to.
-RUN_MAIN = textwrap.dedent(
-    """
-    import json, sys
-    from pathlib import Path
-    import edge_app.app.engines as engines
-    shipped = json.loads(sys.argv[1])
-    if shipped is not None:
-        engines.shipped_model_paths = lambda: {k: Path(v) for k, v in shipped.items()}
-    from edge_app.app.cli import main
-    raise SystemExit(main(sys.argv[2:]))
-    """
-)
-
 
 def kivy_env(tmp_path: Path) -> dict[str, str]:
     """The test environment plus a fresh KIVY_HOME (Kivy creates only its last path part)."""
@@ -65,19 +52,28 @@ def kivy_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
-def run_app(tmp_path: Path, args: list[str], shipped: dict | None = None, timeout: int = 120):
-    script = tmp_path / "run_main.py"
-    script.write_text(RUN_MAIN)
-    shipped_json = json.dumps(None if shipped is None else {k: str(v) for k, v in shipped.items()})
-    proc = subprocess.run(
-        [sys.executable, str(script), shipped_json, *args],
+def run_app(tmp_path: Path, args: list[str], timeout: int = 120):
+    """``digits-app ARGS`` (as ``python -m edge_app.app``) in a fresh process."""
+    return subprocess.run(
+        [sys.executable, "-m", "edge_app.app", *args],
         capture_output=True,
         text=True,
         cwd=tmp_path,
         env=kivy_env(tmp_path),
         timeout=timeout,
     )
-    return proc
+
+
+def run_driver(tmp_path: Path, code: str, *args: str, timeout: int = 120) -> dict:
+    """Run a driver script; it prints one JSON object as its last line."""
+    script = tmp_path / "driver.py"
+    script.write_text(code)
+    proc = subprocess.run(
+        [sys.executable, str(script), *args],
+        capture_output=True, text=True, cwd=tmp_path, env=kivy_env(tmp_path), timeout=timeout,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
 def state_of(proc: subprocess.CompletedProcess) -> dict:
@@ -137,31 +133,23 @@ def green_pixels(png: Path) -> int:
 def test_camera_mode_on_an_image_source_shows_the_reading(tmp_path: Path, photo: Path):
     model = SHIPPED_INT8 if SHIPPED_INT8.is_file() else BAND_INT8
     png = tmp_path / "camera.png"
-    proc = run_app(
-        tmp_path,
-        [
-            "--model",
-            str(model),
-            "--source",
-            str(photo),
-            "--screenshot",
-            str(png),
-            "--quit-after",
-            "2",
-        ],
-    )
-    state = state_of(proc)
+    args = ["--model", str(model), "--source", str(photo), "--screenshot", str(png)]
+    state = state_of(run_app(tmp_path, [*args, "--quit-after", "2"]))
     expected = DigitReader(Classifier(model)).read(cv2.imread(str(photo))).digits
     assert state["mode"] == "camera" and state["camera_available"]
     assert state["number"] == expected  # what the same model reads, shown steadily
     # --model naming a shipped file selects it under its shipped name
     assert state["model"] == ("int8" if model == SHIPPED_INT8 else f"{model.stem} (--model)")
-    assert state["latency_ms"] > 0 and state["fps"] > 0
-    assert "fps" in state["status"] and "read" in state["status"]
+    assert state["latency_ms"] > 0 and state["preview_fps"] > 0 and state["analysis_fps"] > 0
+    for part in ("read", "preview", "analysis", "ui"):
+        assert part in state["status"]
     assert png.is_file() and cv2.imread(str(png)).shape[:2] == (600, 800)
     if state["boxes"]:
+        assert not state["boxes_stale"]  # a still image: the boxes are always of the frame shown
         assert green_pixels(png) > 200  # the boxes are drawn
     assert state["message"] == ("" if expected else "no digits found")
+    run = state["run"]
+    assert run["frames_shown"] > 3 and run["ui_ms"]["median"] is not None
 
 
 @needs_shipped
@@ -176,14 +164,70 @@ def test_camera_mode_reads_handwritten_digits_with_the_shipped_model(tmp_path: P
     assert green_pixels(png) > 200
 
 
+@pytest.fixture
+def clip(tmp_path: Path, photo: Path) -> Path:
+    """Two seconds of 640x480 video at 30 fps: the photo drifting to the right."""
+    page = cv2.imread(str(photo))
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (640, 480))
+    for i in range(60):
+        writer.write(np.roll(page, i, axis=1))
+    writer.release()
+    return path
+
+
+@needs_shipped
+def test_a_video_source_is_previewed_at_its_own_rate_and_read_as_fast_as_it_can(tmp_path, clip):
+    state = state_of(run_app(tmp_path, ["--source", str(clip), "--quit-after", "3"]))
+    run = state["run"]
+    assert run["frames_captured"] >= 30 and run["frames_analysed"] >= 10
+    assert 15 <= run["capture_fps"] <= 31  # the clip's own 30 fps (less on a very busy machine)
+    assert run["frames_shown"] >= 0.3 * run["frames_captured"]  # shown whether read or not
+    assert run["analysis_fps"] > 0 and run["readings_shown"] > 0
+    assert run["ui_ms"]["median"] < 50 and run["read_ms"]["median"] > 0
+    assert state["number"] == "385"
+
+
+SLOW_READER_DRIVER = textwrap.dedent(
+    """
+    import json, sys, time
+    from pathlib import Path
+    from edge_app.app.config import AppConfig
+    from edge_app.app.engines import Engine, EngineBook
+    from edge_app.app.ui import run_app
+    from edge_app.classifier import Classifier
+    from edge_app.reader import DigitReader
+
+    class SlowReader:
+        def __init__(self, reader):
+            self.reader = reader
+
+        def read(self, image):
+            time.sleep(0.3)  # a reader ten times slower than the camera
+            return self.reader.read(image)
+
+    def load(name, path):
+        classifier = Classifier(path)
+        return Engine(name, path, classifier, SlowReader(DigitReader(classifier)))
+
+    book = EngineBook({"int8": Path(sys.argv[2])}, None, loader=load)
+    state = run_app(AppConfig(source=sys.argv[1], quit_after=3.0), book=book)
+    print(json.dumps(state))
+    """
+)
+
+
+def test_a_slow_reader_does_not_slow_the_preview(tmp_path: Path, clip: Path):
+    state = run_driver(tmp_path, SLOW_READER_DRIVER, str(clip), str(BAND_INT8))
+    run = state["run"]
+    assert run["analysis_fps"] is not None and run["analysis_fps"] < 4
+    assert run["preview_fps"] >= 3 * run["analysis_fps"]  # before: preview rate = read rate
+    assert run["analysis_dropped"] >= run["frames_analysed"]
+
+
 def test_no_camera_starts_in_draw_mode_with_a_message(tmp_path: Path):
-    state = state_of(
-        run_app(
-            tmp_path,
-            ["--source", "opencv", "--camera-index", "63", "--quit-after", "1"],
-            shipped={"int8": BAND_INT8},
-        )
-    )
+    args = ["--source", "opencv", "--camera-index", "63", "--quit-after", "1"]
+    state = state_of(run_app(tmp_path, [*args, "--model", str(BAND_INT8)]))
     assert state["mode"] == "draw"
     assert not state["camera_available"]
     assert state["notice"].startswith("camera unavailable: no camera at index 63")
@@ -191,69 +235,32 @@ def test_no_camera_starts_in_draw_mode_with_a_message(tmp_path: Path):
 
 
 # ----------------------------------------------------------------------------- bad model
+@needs_shipped
 def test_broken_model_falls_back_to_the_shipped_model(tmp_path: Path, photo: Path):
     broken = tmp_path / "broken.tflite"
     broken.write_bytes(b"this is not a model")
-    state = state_of(
-        run_app(
-            tmp_path,
-            [
-                "--model",
-                str(broken),
-                "--source",
-                str(photo),
-                "--mode",
-                "image",
-                "--quit-after",
-                "1",
-            ],
-            shipped={"int8": BAND_INT8},
-        )
-    )
-    assert state["model"] == "int8" and state["models"] == ["int8"]
+    args = ["--model", str(broken), "--source", str(photo), "--mode", "image"]
+    state = state_of(run_app(tmp_path, [*args, "--quit-after", "1"]))
+    assert state["model"] == "int8" and state["models"] == ["int8", "float32"]
     assert state["notice"].startswith("cannot use --model: ")
     assert "broken.tflite" in state["notice"]
 
 
+@needs_shipped
 def test_missing_model_gives_a_clear_message_and_keeps_running(tmp_path: Path, blank: Path):
-    proc = run_app(
-        tmp_path,
-        [
-            "--model",
-            str(tmp_path / "nope.tflite"),
-            "--source",
-            str(blank),
-            "--mode",
-            "draw",
-            "--quit-after",
-            "1",
-        ],
-        shipped={"int8": BAND_INT8},
-    )
+    args = ["--model", str(tmp_path / "nope.tflite"), "--source", str(blank), "--mode", "draw"]
+    proc = run_app(tmp_path, [*args, "--quit-after", "1"])
     state = state_of(proc)
     assert state["model"] == "int8"
     assert "cannot use --model" in proc.stderr and "nope.tflite" in proc.stderr
+    assert "XNNPACK" not in proc.stderr  # the interpreter's load chatter is filtered
 
 
 # ----------------------------------------------------------------------------- image mode
 def test_image_mode_without_digits_says_no_digits_found(tmp_path: Path, blank: Path):
     png = tmp_path / "blank.png.shot.png"
-    state = state_of(
-        run_app(
-            tmp_path,
-            [
-                "--source",
-                str(blank),
-                "--mode",
-                "image",
-                "--screenshot",
-                str(png),
-                "--quit-after",
-                "1",
-            ],
-            shipped={"int8": BAND_INT8},
-        )
-    )
+    args = ["--source", str(blank), "--mode", "image", "--screenshot", str(png)]
+    state = state_of(run_app(tmp_path, [*args, "--model", str(BAND_INT8), "--quit-after", "1"]))
     assert state["mode"] == "image"
     assert state["number"] == "" and state["boxes"] == []
     assert state["message"] == "no digits found"
@@ -280,7 +287,7 @@ DRAW_DRIVER = textwrap.dedent(
     }
 
     class Recorder:
-        format, runtime, last_latency_ms = "fake", "fake", 0.25
+        format, runtime = "fake", "fake"
 
         def __init__(self):
             self.images = []
@@ -299,7 +306,7 @@ DRAW_DRIVER = textwrap.dedent(
     tries = [0]
 
     def draw(_dt):
-        if app.engine is None:
+        if app.controller.engine is None:
             Clock.schedule_once(draw, 0.1)
             return
         pad = app.root.ids.draw_canvas
@@ -317,7 +324,7 @@ DRAW_DRIVER = textwrap.dedent(
     def check(_dt):
         view = app.presenter.view()
         tries[0] += 1
-        if (not view.bars or app.jobs._busy) and tries[0] < 100:
+        if (not view.bars or app.jobs.busy) and tries[0] < 100:
             Clock.schedule_once(check, 0.1)
             return
         app.root_window.screenshot(shot)
@@ -337,20 +344,10 @@ DRAW_DRIVER = textwrap.dedent(
 
 
 def run_draw(tmp_path: Path, model: str, shape: str) -> tuple[dict, Path]:
-    script = tmp_path / "draw_driver.py"
-    script.write_text(DRAW_DRIVER)
     shot = tmp_path / f"draw_{shape}.png"
-    proc = subprocess.run(
-        [sys.executable, str(script), model, shape, str(shot)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=kivy_env(tmp_path),
-        timeout=120,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = run_driver(tmp_path, DRAW_DRIVER, model, shape, str(shot))
     shots = sorted(tmp_path.glob(f"draw_{shape}*.png"))  # Kivy numbers its screenshots
-    return json.loads(proc.stdout.strip().splitlines()[-1]), shots[-1]
+    return out, shots[-1]
 
 
 def test_draw_mode_frames_touch_strokes_like_mnist(tmp_path: Path):
@@ -392,15 +389,19 @@ SWITCH_DRIVER = textwrap.dedent(
     app = ui.DigitsApp(AppConfig(source=photo), book=book)
     log = []
 
+    picked = []
+
     def watch(_dt):
         view = app.presenter.view()
-        log.append((view.model, view.model_ms, view.fps))
-        if len(log) == 15:  # about 1.5 s on int8: pick float32 like a user would
+        log.append((view.model, view.model_ms, view.analysis_fps))
+        if not picked and view.model == "int8" and view.analysis_fps:
+            picked.append(len(log))  # int8 is reading: pick float32 like a user would
             app.root.ids.model_spinner.text = "float32"
-        if len(log) >= 45 or (len(log) > 20 and view.model == "float32" and view.fps):
+        switched = bool(picked) and view.model == "float32" and bool(view.analysis_fps)
+        if len(log) >= 300 or (switched and len(log) > picked[0] + 5):  # <= 30 s when busy
             print(json.dumps({"log": log, "view": view.as_dict(),
                               "spinner": app.root.ids.model_spinner.text,
-                              "engine": app.engine.name}))
+                              "engine": app.controller.engine.name}))
             app.stop()
             return
         Clock.schedule_once(watch, 0.1)
@@ -412,21 +413,14 @@ SWITCH_DRIVER = textwrap.dedent(
 
 
 def test_switching_model_live_changes_the_engine_and_keeps_reading(tmp_path: Path, photo):
-    script = tmp_path / "switch_driver.py"
-    script.write_text(SWITCH_DRIVER)
     band_float = DATA / "models" / "band_float32.tflite"
-    proc = subprocess.run(
-        [sys.executable, str(script), str(photo), str(BAND_INT8), str(band_float)],
-        capture_output=True, text=True, cwd=tmp_path, env=kivy_env(tmp_path), timeout=120,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = run_driver(tmp_path, SWITCH_DRIVER, str(photo), str(BAND_INT8), str(band_float))
     assert out["engine"] == "float32" and out["spinner"] == "float32"
     view = out["view"]
     assert view["model"] == "float32" and view["models"] == ["int8", "float32"]
     assert view["status"].startswith("float32  |  model ")
     assert {m for m, _, _ in out["log"]} - {""} == {"int8", "float32"}  # "": still loading
-    assert view["model_ms"] is not None and view["fps"]  # timing of the new model is live
+    assert view["model_ms"] is not None and view["analysis_fps"]  # the new model reads live
 
 
 # ----------------------------------------------------------------------------- camera lifecycle
@@ -456,28 +450,34 @@ LIFECYCLE_DRIVER = textwrap.dedent(
         def close(self):
             events.append("close")
 
-    ui.make_source = lambda config: CountingCamera()
     book = EngineBook({"int8": Path(sys.argv[1])}, None)
-    app = ui.DigitsApp(AppConfig(), book=book)
+    app = ui.DigitsApp(AppConfig(), book=book, make_source=lambda config: CountingCamera())
     seen = {}
 
+    def released():  # the capture thread closes the camera after its last read
+        app.controller.last_camera.released.wait(5)
+        return list(events)
+
     def started(_dt):
-        if app.frame_loop is None or app.frame_loop.frames < 3:
+        camera = app.controller.camera
+        if camera is None or camera.stats().analysed < 3:
             Clock.schedule_once(started, 0.1)
             return
         seen["before_pause"] = list(events)
+        began = time.monotonic()
         app.on_pause()
-        seen["after_pause"] = list(events)
+        seen["pause_ms"] = (time.monotonic() - began) * 1e3
+        seen["after_pause"] = released()
         app.on_resume()
         Clock.schedule_once(resumed, 0.5)
 
     def resumed(_dt):
         seen["after_resume"] = list(events)
-        seen["frames_after_resume"] = app.frame_loop.frames
-        app.toggle_freeze()
+        seen["frames_after_resume"] = app.controller.camera.stats().captured
+        app.controller.toggle_freeze()
         seen["frozen"] = app.presenter.view().frozen
-        app.set_mode("draw")
-        seen["after_draw_mode"] = list(events)
+        app.controller.set_mode("draw")
+        seen["after_draw_mode"] = released()
         app.stop()
 
     Clock.schedule_once(started, 0.3)
@@ -489,15 +489,9 @@ LIFECYCLE_DRIVER = textwrap.dedent(
 
 
 def test_camera_connects_after_start_and_is_released_on_pause_and_stop(tmp_path: Path):
-    script = tmp_path / "lifecycle_driver.py"
-    script.write_text(LIFECYCLE_DRIVER)
-    proc = subprocess.run(
-        [sys.executable, str(script), str(BAND_INT8)],
-        capture_output=True, text=True, cwd=tmp_path, env=kivy_env(tmp_path), timeout=120,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    seen = json.loads(proc.stdout.strip().splitlines()[-1])
+    seen = run_driver(tmp_path, LIFECYCLE_DRIVER, str(BAND_INT8))
     assert seen["before_pause"] == ["open"]
+    assert seen["pause_ms"] < 15  # on_pause does not wait for the capture thread
     assert seen["after_pause"] == ["open", "close"]  # released while in the background
     assert seen["after_resume"] == ["open", "close", "open"]
     assert seen["frames_after_resume"] > 0 and seen["frozen"]
@@ -514,21 +508,27 @@ PERMISSION_DRIVER = textwrap.dedent(
     from edge_app.app import ui
     from edge_app.app.config import AppConfig
     from edge_app.app.engines import EngineBook
+    from edge_app.app.permissions import AndroidPermissions
 
     asked = []
-    permissions = types.ModuleType("android.permissions")  # what p4a's android recipe provides
-    permissions.Permission = types.SimpleNamespace(CAMERA="android.permission.CAMERA")
-    permissions.check_permission = lambda name: False
+
     def request_permissions(names, callback):
         asked.append(list(names))
         callback(names, [False] * len(names))  # the user taps "Don't allow"
-    permissions.request_permissions = request_permissions
-    sys.modules["android"] = types.ModuleType("android")
-    sys.modules["android.permissions"] = permissions
-    ui.on_android = lambda: True
-    ui.make_source = lambda config: (_ for _ in ()).throw(AssertionError("camera opened"))
 
-    app = ui.DigitsApp(AppConfig(), book=EngineBook({"int8": Path(sys.argv[1])}, None))
+    api = types.SimpleNamespace(  # what p4a's android.permissions provides
+        Permission=types.SimpleNamespace(CAMERA="android.permission.CAMERA"),
+        check_permission=lambda name: False,
+        request_permissions=request_permissions,
+    )
+
+    def no_camera(config):
+        raise AssertionError("camera opened")
+
+    app = ui.DigitsApp(
+        AppConfig(), book=EngineBook({"int8": Path(sys.argv[1])}, None),
+        make_source=no_camera, permissions=AndroidPermissions(api),
+    )
 
     def check(_dt):
         view = app.presenter.view()
@@ -545,14 +545,7 @@ PERMISSION_DRIVER = textwrap.dedent(
 
 
 def test_refused_camera_permission_opens_draw_mode_without_touching_the_camera(tmp_path: Path):
-    script = tmp_path / "permission_driver.py"
-    script.write_text(PERMISSION_DRIVER)
-    proc = subprocess.run(
-        [sys.executable, str(script), str(BAND_INT8)],
-        capture_output=True, text=True, cwd=tmp_path, env=kivy_env(tmp_path), timeout=120,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out = run_driver(tmp_path, PERMISSION_DRIVER, str(BAND_INT8))
     assert out["asked"] == [["android.permission.CAMERA"]]
     view = out["view"]
     assert view["mode"] == "draw" and not view["camera_available"]

@@ -1,4 +1,5 @@
-"""The app's decisions, without Kivy: smoothing, freeze, messages, model switching, failures."""
+"""The app's decisions, without Kivy: smoothing, freeze, messages, model switching, failures,
+stale boxes, and the rates and timings it reports."""
 
 from __future__ import annotations
 
@@ -10,11 +11,13 @@ from pathlib import Path
 import pytest
 
 from edge_app.app.engines import Engine, EngineBook
+from edge_app.app.meters import RateMeter, RollingMedian, RunStats
+from edge_app.app.pipeline import PipelineStats
 from edge_app.app.presenter import (
     DRAW_HINT,
     NO_DIGITS,
+    STATUS_REFRESH_S,
     Presenter,
-    RateMeter,
     ReadingSmoother,
 )
 from edge_app.errors import ModelError
@@ -101,16 +104,54 @@ def test_no_digits_in_view_says_so_once_stable():
     assert view.message == NO_DIGITS
 
 
-def test_latency_and_fps_are_shown():
+def test_preview_and_analysis_rates_read_time_and_ui_time_are_shown():
     clock = FakeClock()
     p = Presenter("camera", clock=clock)
     p.set_models(["int8", "float32"], "int8")
-    for _ in range(5):
-        p.on_model_timing(1.25)
-        view = p.on_frame_reading(reading("7", latency_ms=8.0))
-        clock.t += 0.04
-    assert view.fps == pytest.approx(25.0)
-    assert view.status == "int8  |  model 1.2 ms  |  read 8.0 ms  |  25.0 fps"
+    for seq in range(1, 13):  # a frame every 1/30 s, read every other frame
+        p.on_frame_shown(seq)
+        if seq % 2:
+            p.on_model_timing(1.25)
+            p.on_frame_reading(reading("7", latency_ms=8.0), seq)
+        p.on_ui_time(1.0 + seq % 3)
+        clock.t += 1 / 30
+    clock.t += STATUS_REFRESH_S
+    view = p.on_ui_time(2.0) or p.view()
+    assert view.preview_fps == pytest.approx(30.0) and view.analysis_fps == pytest.approx(15.0)
+    assert view.ui_ms == 2.0 and view.latency_ms == 8.0
+    assert view.status == (
+        "int8  |  model 1.2 ms  |  read 8.0 ms  |  preview 30 fps  |  analysis 15 fps  |  ui 2.0 ms"
+    )
+    as_dict = view.as_dict()
+    assert as_dict["preview_fps"] == pytest.approx(30.0) and as_dict["ui_ms"] == 2.0
+
+
+def test_status_figures_change_at_most_twice_a_second():
+    clock = FakeClock()
+    p = Presenter("camera", clock=clock)
+    p.on_frame_shown(1)
+    p.on_frame_reading(reading("7", latency_ms=8.0), 1)
+    assert "read 8.0 ms" in p.view().status  # a figure appearing shows at once
+    clock.t += 0.1
+    p.on_frame_reading(reading("7", latency_ms=9.0), 2)
+    assert p.view().latency_ms == 9.0 and "read 8.0 ms" in p.view().status  # label unchanged
+    clock.t += STATUS_REFRESH_S
+    p.on_frame_reading(reading("7", latency_ms=9.5), 3)
+    assert "read 9.5 ms" in p.view().status
+
+
+def test_boxes_from_an_earlier_frame_are_marked_stale_until_their_frame_is_read():
+    p = Presenter("camera")
+    p.on_frame_shown(1)
+    assert not p.on_frame_reading(reading("42"), 1).boxes_stale  # boxes of the frame on screen
+    assert p.on_frame_shown(2).boxes_stale  # frame 2 shown, its reading not in yet
+    assert p.on_frame_shown(3).boxes_stale
+    assert p.on_frame_reading(reading("42"), 2).boxes_stale  # read frame 2, frame 3 is up
+    assert not p.on_frame_reading(reading("42"), 3).boxes_stale
+    assert not p.on_frame_reading(reading(""), 3).boxes_stale  # no boxes: nothing stale
+    assert not p.on_frame_shown(4).boxes_stale
+    p.on_frame_reading(reading("1"), 4)
+    assert not p.set_mode("image").boxes_stale
 
 
 def test_rate_meter_needs_two_ticks():
@@ -119,6 +160,37 @@ def test_rate_meter_needs_two_ticks():
     assert meter.tick() is None
     clock.t += 0.5
     assert meter.tick() == pytest.approx(2.0)
+
+
+def test_rolling_median_of_the_last_values():
+    median = RollingMedian(window=3)
+    assert median.value is None
+    for value in (100.0, 1.0, 2.0, 3.0):  # the 100 has left the window by the end
+        median.add(value)
+    assert median.value == 2.0
+
+
+def test_run_stats_report_rates_times_and_the_ui_threads_cpu_per_frame():
+    wall, cpu, process = FakeClock(), FakeClock(), FakeClock()
+    stats = RunStats(clock=wall, thread_clock=cpu, process_clock=process)
+    for i in range(31):  # 30 frame intervals in one second, every frame read
+        stats.on_shown(ui_ms=1.0 + (i % 2))
+        stats.on_reading(wall_ms=6.0, cpu_ms=4.0)
+        wall.t += 1 / 30
+        cpu.t += 0.002  # 2 ms of UI-thread CPU per frame
+    process.t += 1.5
+    pipeline = PipelineStats(captured=33, analysed=31, analysis_dropped=2, analysis_fps=29.5)
+    out = stats.as_dict(pipeline)
+    assert out["preview_fps"] == pytest.approx(30.0)
+    assert out["readings_shown_fps"] == pytest.approx(30.0)
+    assert out["analysis_fps"] == 29.5  # frames analysed per second, from the pipeline
+    assert out["ui_ms"] == {"median": 1.0, "p90": 2.0}
+    assert out["ui_cpu_ms_per_frame"] == pytest.approx(2.0)
+    assert out["read_ms"]["median"] == 6.0 and out["read_cpu_ms"]["median"] == 4.0
+    assert (out["frames_captured"], out["frames_shown"], out["analysis_dropped"]) == (33, 31, 2)
+    assert out["cpu_s"] == 1.5 and out["wall_s"] == pytest.approx(31 / 30, abs=1e-3)
+    empty = RunStats().as_dict()
+    assert empty["preview_fps"] is None and empty["ui_ms"] == {"median": None, "p90": None}
 
 
 # ----------------------------------------------------------------------------- freeze
@@ -309,7 +381,9 @@ def test_app_logic_imports_neither_kivy_nor_tensorflow():
         "import sys\n"
         "import edge_app.app.cli, edge_app.app.presenter, edge_app.app.engines\n"
         "import edge_app.app.sources, edge_app.app.worker, edge_app.app.drawing\n"
-        "import edge_app.app.geometry\n"
+        "import edge_app.app.geometry, edge_app.app.controller, edge_app.app.pipeline\n"
+        "import edge_app.app.meters, edge_app.app.ports, edge_app.app.permissions\n"
+        "import edge_app.app.android_camera, edge_app.process\n"
         "bad = [m for m in ('kivy', 'tensorflow', 'keras', 'trainer', 'converter', 'benchmarks')"
         " if m in sys.modules]\n"
         "print(bad)\n"

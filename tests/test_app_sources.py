@@ -1,4 +1,4 @@
-"""Frame sources, background workers, drawing and screen geometry - all without Kivy."""
+"""Frame sources, NV21 decoding, the job worker, drawing and screen geometry - all without Kivy."""
 
 from __future__ import annotations
 
@@ -10,23 +10,23 @@ import cv2
 import numpy as np
 import pytest
 
+from edge_app.app.android_camera import KivyCameraSource, NV21Decoder, nv21_to_bgr
 from edge_app.app.config import AppConfig, source_kind
 from edge_app.app.drawing import Drawing, drawing_to_digit, rasterize
-from edge_app.app.geometry import bgr_to_rgba_bytes, downscale_for_display, fit_image
+from edge_app.app.geometry import downscale_for_display, fit_image, make_preview
 from edge_app.app.sources import (
     FirstWorkingSource,
+    FramePacer,
     FrameSource,
     ImageSource,
-    KivyCameraSource,
     OpenCVCameraSource,
     Picamera2Source,
     SourceError,
     VideoSource,
     as_bgr,
     make_source,
-    nv21_to_bgr,
 )
-from edge_app.app.worker import FrameLoop, JobWorker
+from edge_app.app.worker import JobWorker
 from edge_app.vision import frame_digit
 
 
@@ -55,7 +55,7 @@ def test_image_source_repeats_the_photo_as_bgr_frames(photo: Path):
     with ImageSource(photo, fps=200) as source:
         a, b = source.read(), source.read()
     assert a.shape == (120, 160, 3) and a.dtype == np.uint8
-    assert np.array_equal(a, b) and a is not b  # copies: the consumer may keep them
+    assert a is b and not a.flags.writeable  # one picture: the same frame, read-only
     assert not source.live
 
 
@@ -65,6 +65,42 @@ def test_image_source_is_paced(photo: Path):
         for _ in range(4):
             source.read()
     assert time.monotonic() - start >= 0.14  # 3 waits of 50 ms after the first frame
+
+
+class ManualClock:
+    """Time that moves only when the pacer sleeps or the test says the reader worked."""
+
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+    def sleep(self, seconds: float) -> None:
+        self.t += seconds
+
+
+def test_file_frames_keep_a_cameras_beat_when_the_reader_is_sometimes_late():
+    clock = ManualClock()
+    pacer = FramePacer(40.0, clock=clock, sleep=clock.sleep)  # a frame every 25 ms
+    delivered = []
+    for i in range(20):
+        pacer.wait()
+        delivered.append(clock.t)
+        clock.t += 0.035 if i % 2 == 0 else 0.0  # every other frame the reader is 10 ms late
+    # the beat is kept: 19 periods in 19 x 25 ms (a drifting pacer needed 19 x 30 ms)
+    assert delivered[-1] == pytest.approx(19 * 0.025, abs=0.011)
+
+
+def test_a_reader_a_frame_late_restarts_the_beat_instead_of_getting_a_burst():
+    clock = ManualClock()
+    pacer = FramePacer(40.0, clock=clock, sleep=clock.sleep)
+    pacer.wait()
+    clock.t += 0.2  # the reader stalled for eight frame periods
+    pacer.wait()
+    resumed = clock.t
+    pacer.wait()
+    assert clock.t - resumed == pytest.approx(0.025)  # then one frame per period again
 
 
 def test_image_source_turns_gray_into_bgr(tmp_path: Path):
@@ -130,6 +166,22 @@ def test_picamera2_missing_is_a_source_error_naming_the_fix(monkeypatch):
         Picamera2Source().open()
 
 
+def nv21_reference(buffer: bytes, width: int, height: int) -> np.ndarray:
+    """The float formula (BT.601 full range, as Android's YuvImage assumes), the way the app
+    decoded NV21 before: every pixel in float32 numpy, then clipped and truncated."""
+    data = np.frombuffer(buffer, dtype=np.uint8)
+    y = data[: width * height].reshape(height, width).astype(np.float32)
+    vu = data[width * height : width * height * 3 // 2].reshape(height // 2, width // 2, 2)
+    vu = vu.astype(np.float32) - 128
+    v = vu[:, :, 0].repeat(2, axis=0).repeat(2, axis=1)
+    u = vu[:, :, 1].repeat(2, axis=0).repeat(2, axis=1)
+    bgr = np.empty((height, width, 3), dtype=np.float32)
+    bgr[:, :, 0] = y + 1.772 * u
+    bgr[:, :, 1] = y - 0.344136 * u - 0.714136 * v
+    bgr[:, :, 2] = y + 1.402 * v
+    return np.clip(bgr, 0, 255).astype(np.uint8)
+
+
 def test_nv21_decoding_gives_the_right_colours():
     w, h = 4, 2
     y = np.full(w * h, 81, np.uint8)  # pure red in BT.601: Y 81, U 90, V 240
@@ -140,6 +192,120 @@ def test_nv21_decoding_gives_the_right_colours():
     assert r > 230 and g < 25 and b < 25
     with pytest.raises(SourceError):
         nv21_to_bgr(b"\0" * 5, w, h)
+    with pytest.raises(SourceError, match="multiple of 90"):
+        nv21_to_bgr(np.concatenate([y, vu]).tobytes(), w, h, rotation=45)
+
+
+@pytest.mark.parametrize("rotation", [0, 90, 180, 270])
+def test_nv21_matches_the_float_reference_on_random_frames(rotation: int):
+    rng = np.random.default_rng(rotation)
+    worst, differing, total = 0, 0, 0
+    for width, height in ((640, 480), (64, 48), (6, 4)):
+        for _ in range(3):
+            buffer = rng.integers(0, 256, width * height * 3 // 2, dtype=np.uint8).tobytes()
+            expected = np.rot90(nv21_reference(buffer, width, height), k=-(rotation // 90))
+            got = nv21_to_bgr(buffer, width, height, rotation)
+            assert got.shape == expected.shape and got.dtype == np.uint8
+            diff = np.abs(got.astype(int) - expected.astype(int))
+            worst, differing, total = (
+                max(worst, diff.max()),
+                differing + (diff > 0).sum(),
+                total + diff.size,
+            )
+    # equal but for float32 rounding at a handful of exact .0 boundaries, never off by 2
+    assert worst <= 1 and differing / total < 1e-5, (worst, differing)
+
+
+def test_one_nv21_decoder_reused_across_sizes_and_turns_gives_fresh_results():
+    rng = np.random.default_rng(7)
+    decode = NV21Decoder()
+    frames = []
+    for width, height, rotation in ((64, 48, 90), (64, 48, 0), (32, 16, 270), (64, 48, 90)):
+        buffer = rng.integers(0, 256, width * height * 3 // 2, dtype=np.uint8).tobytes()
+        frame = decode(buffer, width, height, rotation)
+        assert np.array_equal(frame, nv21_to_bgr(buffer, width, height, rotation))
+        frames.append(frame)
+    assert not np.array_equal(frames[0], frames[3])  # each call returns a frame of its own
+
+
+def test_nv21_turns_the_frame_the_way_the_sensor_says():
+    w, h = 4, 2
+    y = np.arange(w * h, dtype=np.uint8) * 20  # distinct grey levels, no colour
+    frame = nv21_to_bgr(np.concatenate([y, np.full(w * h // 2, 128, np.uint8)]).tobytes(), w, h, 90)
+    assert frame.shape == (4, 2, 3)
+    assert int(frame[0, 1, 0]) == 0 and int(frame[0, 0, 0]) == 80  # top-left came from bottom-left
+
+
+class FakeAndroidCamera:
+    """Kivy's Android provider as the source sees it: a preview callback and grab_frame()."""
+
+    def __init__(self, index, resolution, stopped) -> None:
+        self.resolution = resolution
+        self._preview_cb = type("PreviewCallback", (), {})()
+        self._preview_cb._callback = self._on_preview_frame
+        self._buffer = None
+        self.started = self.released = False
+
+    def _on_preview_frame(self, data, camera) -> None:
+        self._buffer = data
+
+    def start(self) -> None:
+        self.started = True
+
+    def stop(self) -> None:
+        self.started = False
+
+    def _release_camera(self) -> None:
+        self.released = True
+
+    def grab_frame(self):
+        return None if self._buffer is None else bytes(self._buffer)
+
+    def preview(self, grey: int) -> None:  # what Android's camera thread does per frame
+        w, h = self.resolution
+        data = bytes([grey]) * (w * h) + bytes([128]) * (w * h // 2)
+        self._preview_cb._callback(data, None)
+
+
+def test_kivy_camera_reads_each_preview_buffer_once_without_polling():
+    cameras = []
+
+    def provider(**kwargs):
+        cameras.append(FakeAndroidCamera(**kwargs))
+        return cameras[-1]
+
+    source = KivyCameraSource(resolution=(4, 2), provider=provider)
+    source.open()
+    camera = cameras[0]
+    assert camera.started
+    got = []
+    reader = threading.Thread(target=lambda: got.extend(source.read() for _ in range(2)))
+    reader.start()
+    time.sleep(0.05)
+    assert got == []  # no buffer yet: read() waits
+    camera.preview(50)
+    time.sleep(0.05)
+    assert len(got) == 1 and int(got[0][0, 0, 0]) == 50
+    time.sleep(0.05)
+    assert len(got) == 1  # the same buffer is not read twice
+    camera.preview(90)
+    reader.join(5)
+    assert [int(f[0, 0, 0]) for f in got] == [50, 90]
+    errors = []
+
+    def read_until_closed() -> None:
+        try:
+            source.read()
+        except SourceError as exc:
+            errors.append(str(exc))
+
+    waiting = threading.Thread(target=read_until_closed)
+    waiting.start()
+    time.sleep(0.05)
+    source.close()  # wakes the read() waiting for a frame
+    waiting.join(5)
+    assert errors == ["kivy camera 0 is not open"]
+    assert camera.released and not camera.started
 
 
 def test_as_bgr_accepts_gray_bgra_and_refuses_nonsense():
@@ -196,62 +362,7 @@ def test_make_source_follows_the_flag(photo: Path, video: Path, monkeypatch):
     assert source_kind("clip.MP4") == "video" and source_kind("a.jpeg") == "image"
 
 
-# ----------------------------------------------------------------------------- workers
-def test_frame_loop_analyses_frames_off_the_calling_thread():
-    source = FakeSource("cam")
-    results, threads, errors = [], set(), []
-    done = threading.Event()
-
-    def analyse(frame):
-        threads.add(threading.current_thread().name)
-        return frame.shape
-
-    def on_result(frame, result):
-        results.append(result)
-        if len(results) >= 5:
-            done.set()
-
-    loop = FrameLoop(source, analyse, on_result, errors.append)
-    loop.start()
-    assert done.wait(5)
-    loop.pause()
-    time.sleep(0.05)
-    paused_at = len(results)
-    time.sleep(0.05)
-    assert len(results) <= paused_at + 1  # at most the frame in flight
-    loop.resume()
-    loop.stop()
-    assert threads == {"digits-frames"} and results[0] == (4, 4, 3)
-    assert source.opened == 1 and source.closed == 1 and errors == []
-
-
-def test_frame_loop_reports_a_dying_source_once():
-    errors, got = [], threading.Event()
-    loop = FrameLoop(
-        FakeSource("cam", frames=2),
-        lambda f: None,
-        lambda f, r: None,
-        lambda m: (errors.append(m), got.set()),
-    )
-    loop.start()
-    assert got.wait(5)
-    loop.stop()
-    assert errors == ["cam stopped"]
-
-
-def test_frame_loop_reports_a_source_that_does_not_open():
-    errors, got = [], threading.Event()
-    loop = FrameLoop(
-        FakeSource("cam", fail=True),
-        lambda f: None,
-        lambda f, r: None,
-        lambda m: (errors.append(m), got.set()),
-    )
-    loop.start()
-    assert got.wait(5)
-    assert errors == ["cam missing"]
-
-
+# ----------------------------------------------------------------------------- job worker
 def test_job_worker_keeps_only_the_newest_waiting_job_of_a_kind():
     worker = JobWorker()
     gate, ran, out = threading.Event(), [], []
@@ -360,13 +471,30 @@ def test_boxes_flip_from_image_rows_to_kivy_bottom_left_origin():
     assert fit.widget_to_image(20, 100) == pytest.approx((10, 0))
 
 
-def test_frames_become_upright_rgba_texture_bytes():
+def test_frames_become_rgba_previews_with_rows_top_down():
     frame = np.zeros((2, 3, 3), np.uint8)
     frame[0, 0] = (255, 0, 0)  # top-left pixel is blue in BGR
-    data, size = bgr_to_rgba_bytes(frame)
-    assert size == (3, 2)  # Kivy (w, h)
-    rgba = np.frombuffer(data, np.uint8).reshape(2, 3, 4)
-    assert tuple(rgba[1, 0]) == (0, 0, 255, 255)  # last texture row = top of the image
+    preview = make_preview(frame, seq=7)
+    assert preview.size == (3, 2) and preview.texture_size == (3, 2) and preview.seq == 7
+    assert tuple(preview.rgba[0, 0]) == (0, 0, 255, 255)  # RGBA, first row = top (texture flips)
+    assert preview.rgba.flags.c_contiguous  # uploaded as is
+    gray = make_preview(np.full((2, 3), 9, np.uint8))
+    assert tuple(gray.rgba[1, 2]) == (9, 9, 9, 255)
     big = np.zeros((2000, 1000, 3), np.uint8)
     small, factor = downscale_for_display(big)
     assert small.shape == (667, 334, 3) and factor == pytest.approx(1 / 3)
+    assert make_preview(big).size == (1000, 2000)  # boxes stay in the frame's own pixels
+
+
+def test_job_worker_stop_does_not_wait_for_the_running_job():
+    worker = JobWorker()
+    running, release, done = threading.Event(), threading.Event(), []
+    worker.submit("load", lambda: (running.set(), release.wait(5)), done.append, done.append)
+    worker.submit("draw", lambda: "never", done.append, done.append)
+    assert running.wait(5) and worker.busy
+    started = time.monotonic()
+    worker.stop()
+    assert time.monotonic() - started < 0.05  # the UI thread calls stop(): it must not block
+    release.set()
+    assert worker.join(5)
+    assert len(done) == 1  # the running job finished; the waiting one was dropped

@@ -18,6 +18,7 @@ from pathlib import Path
 from edge_app.app.config import CAMERA_SOURCES, IMAGE_SUFFIXES, MODES, VIDEO_SUFFIXES, AppConfig
 from edge_app.cliparts import HelpFormatter, positive_int, probability
 from edge_app.errors import DigitLiteError
+from edge_app.process import DEFAULT_THREADS, configure_threads
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--camera-index", type=int, default=0, metavar="N", help="which camera")
     parser.add_argument(
-        "--threads", type=positive_int, default=None, metavar="N", help="interpreter threads"
+        "--threads",
+        type=positive_int,
+        default=DEFAULT_THREADS,
+        metavar="N",
+        help="threads for the interpreter and OpenCV (each frame is small; more threads fight "
+        "the preview and each other for the CPU)",
     )
     parser.add_argument("--mode", choices=MODES, default="camera", help="mode to open in")
     parser.add_argument(
@@ -126,6 +132,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     config = _config(parser, args)
     _configure_logging(args.verbose, args.quiet)
+    configure_threads(config.threads, verbose=args.verbose)
     # Kivy must not parse our argv, and must leave the root logger to us
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     os.environ.setdefault("KIVY_LOG_MODE", "MIXED")

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from edge_app.process import DEFAULT_THREADS
+
 MODES = ("camera", "draw", "image")
 #: ``--source`` keywords; anything else is a path to an image or a video file.
 CAMERA_SOURCES = ("camera", "kivy", "opencv", "picamera2")
@@ -24,7 +26,7 @@ class AppConfig:
         source: ``camera`` (best camera for this platform), ``kivy``, ``opencv``, ``picamera2``,
             or a path to an image or video file used as the camera.
         camera_index: which camera (OpenCV / Kivy index).
-        threads: interpreter threads (None: the runtime's default).
+        threads: interpreter and OpenCV threads.
         mode: the mode to open in (``camera``, ``draw`` or ``image``).
         min_confidence: digits below this are not reported (None: the reader's default).
         screenshot: write a PNG of the window here just before quitting (needs ``quit_after``).
@@ -35,7 +37,7 @@ class AppConfig:
     model: Path | None = None
     source: str = "camera"
     camera_index: int = 0
-    threads: int | None = None
+    threads: int = DEFAULT_THREADS
     mode: str = "camera"
     min_confidence: float | None = None
     screenshot: Path | None = None

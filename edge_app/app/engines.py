@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_app.errors import DigitLiteError, ModelError
+from edge_app.process import DEFAULT_THREADS, quiet_native_output
 
 log = logging.getLogger(__name__)
 
@@ -35,9 +36,10 @@ class Engine:
 
 
 def load_engine(
-    name: str, path: Path, *, threads: int | None = None, min_confidence: float | None = None
+    name: str, path: Path, *, threads: int = DEFAULT_THREADS, min_confidence: float | None = None
 ) -> Engine:
-    """Load a model and build its reader (the real thing; tests inject a fake loader).
+    """Load a model and build its reader (the real thing; tests inject a fake loader). The
+    interpreter's load chatter on stderr is dropped unless debug logging is on.
 
     Raises:
         ModelError, RuntimeNotFoundError: the model cannot be used.
@@ -45,7 +47,8 @@ def load_engine(
     from edge_app.classifier import Classifier
     from edge_app.reader import DigitReader
 
-    classifier = Classifier(path, threads=threads)
+    with quiet_native_output(not log.isEnabledFor(logging.DEBUG)):
+        classifier = Classifier(path, threads=threads)
     kwargs = {} if min_confidence is None else {"min_confidence": min_confidence}
     return Engine(name, Path(path), classifier, DigitReader(classifier, **kwargs))
 
@@ -87,7 +90,7 @@ class EngineBook:
         user_model: Path | None = None,
         loader: Callable[[str, Path], Engine] | None = None,
         *,
-        threads: int | None = None,
+        threads: int = DEFAULT_THREADS,
         min_confidence: float | None = None,
     ) -> None:
         shipped = shipped_model_paths() if shipped is None else dict(shipped)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from edge_app.app.config import MODES
+from edge_app.app.meters import RateMeter, RollingMedian
 
 NO_DIGITS = "no digits found"
 DRAW_HINT = "draw a digit"
@@ -22,6 +23,9 @@ DRAW_HINT = "draw a digit"
 #: ``SMOOTH_WINDOW`` frames; it then stays until another number is read as often.
 SMOOTH_WINDOW = 5
 SMOOTH_MIN_COUNT = 3
+#: the figures in the status line change at most this often (a label re-renders its text
+#: texture on every change: 30 times a second would cost the UI thread for nothing)
+STATUS_REFRESH_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -71,9 +75,13 @@ class View:
     model: str = ""
     models: tuple[str, ...] = ()
     camera_available: bool = True
+    #: the boxes belong to an earlier frame than the one on screen (drawn as such)
+    boxes_stale: bool = False
     latency_ms: float | None = None
     model_ms: float | None = None
-    fps: float | None = None
+    preview_fps: float | None = None
+    analysis_fps: float | None = None
+    ui_ms: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready state (``--quit-after`` prints it; tests assert on it)."""
@@ -89,7 +97,10 @@ class View:
             "camera_available": self.camera_available,
             "latency_ms": self.latency_ms,
             "model_ms": self.model_ms,
-            "fps": self.fps,
+            "preview_fps": self.preview_fps,
+            "analysis_fps": self.analysis_fps,
+            "ui_ms": self.ui_ms,
+            "boxes_stale": self.boxes_stale,
             "boxes": [
                 {"digit": b.digit, "confidence": round(b.confidence, 4), "box": [*b.xywh]}
                 for b in self.boxes
@@ -125,24 +136,6 @@ class ReadingSmoother:
         self.stable = None
 
 
-class RateMeter:
-    """Events per second over a sliding window of timestamps."""
-
-    def __init__(self, window: int = 20, clock: Callable[[], float] = time.monotonic) -> None:
-        self._stamps: deque[float] = deque(maxlen=window)
-        self._clock = clock
-
-    def tick(self) -> float | None:
-        self._stamps.append(self._clock())
-        if len(self._stamps) < 2:
-            return None
-        span = self._stamps[-1] - self._stamps[0]
-        return (len(self._stamps) - 1) / span if span > 0 else None
-
-    def reset(self) -> None:
-        self._stamps.clear()
-
-
 @dataclass
 class _ModelState:
     names: list[str] = field(default_factory=list)
@@ -169,7 +162,14 @@ class Presenter:
         if mode not in MODES:
             raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         self.smoother = smoother or ReadingSmoother()
-        self.rate = RateMeter(clock=clock)
+        self.preview_rate = RateMeter(clock=clock)
+        self.analysis_rate = RateMeter(clock=clock)
+        self.ui_time = RollingMedian()
+        self._clock = clock
+        self._shown_seq = 0  # the camera frame on screen
+        self._boxes_seq = 0  # the camera frame the boxes were found in
+        self._figures: tuple[float | None, ...] = (None,) * 5  # the figures the status shows
+        self._figures_at = float("-inf")
         self._models = _ModelState()
         self._view = View(mode=mode)
         self._camera_notice = ""  # sticky: stays on screen while the camera is unusable
@@ -202,9 +202,9 @@ class Presenter:
         if mode == "camera" and not self._view.camera_available:
             return self.view()
         message = DRAW_HINT if mode == "draw" else ""
-        self._set(mode=mode, number="", boxes=(), bars=(), message=message, frozen=False)
         self.smoother.reset()
-        self.rate.reset()
+        self._reset_rates()
+        self._set(mode=mode, number="", boxes=(), bars=(), message=message, frozen=False)
         return self.view()
 
     def on_camera_failed(self, reason: str) -> View:
@@ -212,9 +212,8 @@ class Presenter:
         self._camera_notice = f"camera unavailable: {reason} - draw a digit instead"
         self._set(camera_available=False)
         if self._view.mode == "camera":
-            self._set(
-                mode="draw", number="", boxes=(), bars=(), frozen=False, fps=None, message=DRAW_HINT
-            )
+            self._reset_rates()
+            self._set(mode="draw", number="", boxes=(), bars=(), frozen=False, message=DRAW_HINT)
         return self.view()
 
     def on_camera_started(self) -> View:
@@ -228,26 +227,43 @@ class Presenter:
         if self._view.mode != "camera":
             return self.view()
         frozen = not self._view.frozen
-        self._set(frozen=frozen)
         if not frozen:
-            self.rate.reset()
+            self._reset_rates()
+        self._set(frozen=frozen)
         return self.view()
 
-    def on_frame_reading(self, reading: Any) -> View:
-        """A camera frame was read (``Reading``: ``digits``, ``detections``, ``latency_ms``)."""
+    def on_frame_shown(self, seq: int) -> View:
+        """Camera frame ``seq`` is now on screen (every frame is, whether read or not)."""
         if not self.accepts_frames:
             return self.view()
-        fps = self.rate.tick()
-        shown = self.smoother.push(reading.digits)
-        message = NO_DIGITS if shown == "" else ""
+        self._shown_seq = seq
         self._set(
-            number=shown or "",
-            boxes=_boxes(reading.detections),
-            message=message,
-            latency_ms=float(reading.latency_ms),
-            fps=fps if fps is not None else self._view.fps,
+            preview_fps=self.preview_rate.tick(),
+            boxes_stale=bool(self._view.boxes) and self._boxes_seq != seq,
         )
         return self.view()
+
+    def on_frame_reading(self, reading: Any, seq: int | None = None) -> View:
+        """Camera frame ``seq`` was read (``Reading``: ``digits``, ``detections``,
+        ``latency_ms``). Its boxes are marked stale while a later frame is on screen."""
+        if not self.accepts_frames:
+            return self.view()
+        self._boxes_seq = self._shown_seq if seq is None else seq
+        shown = self.smoother.push(reading.digits)
+        boxes = _boxes(reading.detections)
+        self._set(
+            number=shown or "",
+            boxes=boxes,
+            boxes_stale=bool(boxes) and self._boxes_seq != self._shown_seq,
+            message=NO_DIGITS if shown == "" else "",
+            latency_ms=float(reading.latency_ms),
+            analysis_fps=self.analysis_rate.tick(),
+        )
+        return self.view()
+
+    def on_ui_time(self, ms: float) -> None:
+        """The UI thread spent ``ms`` on the last camera frame (upload, boxes, labels)."""
+        self._set(ui_ms=self.ui_time.add(ms))
 
     # ----------------------------------------------------------------- image
     def on_image_reading(self, reading: Any, name: str = "") -> View:
@@ -257,6 +273,7 @@ class Presenter:
         self._set(
             number=digits,
             boxes=_boxes(reading.detections),
+            boxes_stale=False,
             message=message,
             latency_ms=float(reading.latency_ms),
         )
@@ -302,9 +319,9 @@ class Presenter:
         self._models.current = name
         self._models.pending = None
         self.smoother.reset()
-        self.rate.reset()
+        self.analysis_rate.reset()
         self._model_notice = ""
-        self._set(message=f"model {name} loaded", model_ms=model_ms, fps=None)
+        self._set(message=f"model {name} loaded", model_ms=model_ms, analysis_fps=None)
         return self.view()
 
     def on_model_failed(self, name: str, reason: str) -> View:
@@ -323,10 +340,25 @@ class Presenter:
         self._set(model_ms=float(model_ms))
 
     # ----------------------------------------------------------------- internals
+    def _reset_rates(self) -> None:
+        self.preview_rate.reset()
+        self.analysis_rate.reset()
+        self.ui_time.reset()
+        self._figures_at = float("-inf")
+        self._view = replace(self._view, preview_fps=None, analysis_fps=None, ui_ms=None)
+
     def _set(self, **changes: Any) -> None:
         view = replace(self._view, **changes)
         notice = " | ".join(n for n in (self._camera_notice, self._model_notice) if n)
-        self._view = replace(view, status=_status(view, self._models.current), notice=notice)
+        figures = (view.model_ms, view.latency_ms, view.preview_fps, view.analysis_fps, view.ui_ms)
+        now = self._clock()
+        if now - self._figures_at >= STATUS_REFRESH_S:
+            self._figures, self._figures_at = figures, now
+        else:  # between refreshes only a figure not shown yet appears
+            pairs = zip(figures, self._figures, strict=True)
+            self._figures = tuple(new if old is None else old for new, old in pairs)
+        status = _status(view, self._models.current, *self._figures)
+        self._view = replace(view, status=status, notice=notice)
 
 
 def _boxes(detections: Sequence[Any]) -> tuple[Box, ...]:
@@ -337,14 +369,27 @@ def _boxes(detections: Sequence[Any]) -> tuple[Box, ...]:
     return tuple(out)
 
 
-def _status(view: View, model: str) -> str:
+def _status(
+    view: View,
+    model: str,
+    model_ms: float | None,
+    read_ms: float | None,
+    preview_fps: float | None,
+    analysis_fps: float | None,
+    ui_ms: float | None,
+) -> str:
     parts = [model] if model else []
-    if view.model_ms is not None:
-        parts.append(f"model {view.model_ms:.1f} ms")
-    if view.latency_ms is not None and view.mode != "draw":
-        parts.append(f"read {view.latency_ms:.1f} ms")
-    if view.mode == "camera" and view.fps is not None:
-        parts.append(f"{view.fps:.1f} fps")
+    if model_ms is not None:
+        parts.append(f"model {model_ms:.1f} ms")
+    if read_ms is not None and view.mode != "draw":
+        parts.append(f"read {read_ms:.1f} ms")
+    if view.mode == "camera":
+        if preview_fps is not None:
+            parts.append(f"preview {preview_fps:.0f} fps")
+        if analysis_fps is not None:
+            parts.append(f"analysis {analysis_fps:.0f} fps")
+        if ui_ms is not None:
+            parts.append(f"ui {ui_ms:.1f} ms")
     if view.frozen:
         parts.append("frozen")
     return "  |  ".join(parts)

@@ -1,6 +1,7 @@
 """Pluggable frame sources: each yields BGR ``uint8`` numpy frames of shape ``(h, w, 3)``.
 
-* :class:`KivyCameraSource` - Kivy's camera provider; used on Android (NV21 preview buffers).
+* :class:`~edge_app.app.android_camera.KivyCameraSource` - Kivy's camera provider; used on
+  Android (NV21 preview buffers), in its own module with the NV21 decoding.
 * :class:`OpenCVCameraSource` - ``cv2.VideoCapture`` (V4L2 USB webcams on Linux/Raspberry Pi).
 * :class:`Picamera2Source` - the Raspberry Pi camera on current Raspberry Pi OS (libcamera), where
   neither Kivy's camera nor V4L2 capture work.
@@ -16,7 +17,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -54,23 +54,6 @@ def as_bgr(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image, dtype=np.uint8)
 
 
-def nv21_to_bgr(buffer: bytes | np.ndarray, width: int, height: int) -> np.ndarray:
-    """Decode an Android NV21 preview buffer (Y plane, then interleaved V/U at half size)."""
-    data = np.frombuffer(buffer, dtype=np.uint8)
-    need = width * height * 3 // 2
-    if data.size < need:
-        raise SourceError(f"NV21 buffer has {data.size} bytes, expected {need}")
-    y = data[: width * height].reshape(height, width).astype(np.float32)
-    vu = data[width * height : need].reshape(height // 2, width // 2, 2).astype(np.float32) - 128
-    v = vu[:, :, 0].repeat(2, axis=0).repeat(2, axis=1)
-    u = vu[:, :, 1].repeat(2, axis=0).repeat(2, axis=1)
-    bgr = np.empty((height, width, 3), dtype=np.float32)
-    bgr[:, :, 0] = y + 1.772 * u
-    bgr[:, :, 1] = y - 0.344136 * u - 0.714136 * v
-    bgr[:, :, 2] = y + 1.402 * v
-    return np.clip(bgr, 0, 255).astype(np.uint8)
-
-
 class FrameSource(ABC):
     """One place frames come from. Use as a context manager or call open()/close()."""
 
@@ -102,23 +85,40 @@ class FrameSource(ABC):
         return f"<{type(self).__name__} {self.name}>"
 
 
-class _Pacer:
-    """Sleeps so that frames from a file arrive at ``fps`` rather than as fast as possible."""
+class FramePacer:
+    """Makes frames from a file arrive at ``fps``, on a fixed beat like a camera's.
 
-    def __init__(self, fps: float) -> None:
+    Frame ``k`` is due at ``start + k / fps``; a reader that comes late gets its frame at once
+    and the beat carries on (a small delay is made up, not passed on to every later frame),
+    but one more than a frame late restarts the beat instead of delivering a burst.
+    """
+
+    def __init__(
+        self,
+        fps: float,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
         self.period = 1.0 / fps if fps > 0 else 0.0
-        self._next = 0.0
+        self._clock, self._sleep = clock, sleep
+        self._due: float | None = None
 
     def wait(self) -> None:
-        now = time.monotonic()
-        if self._next > now:
-            time.sleep(self._next - now)
-            now = self._next
-        self._next = now + self.period
+        now = self._clock()
+        due = now if self._due is None else self._due
+        if due > now:
+            self._sleep(due - now)
+        elif now - due > self.period:
+            due = now
+        self._due = due + self.period
 
 
 class ImageSource(FrameSource):
-    """A still image file used as a camera: the same frame at ``fps`` frames per second."""
+    """A still image file used as a camera: the same frame at ``fps`` frames per second.
+
+    Every ``read()`` returns the very same read-only array: it is one picture (the pipeline
+    knows it by that), and nobody can draw on it by mistake.
+    """
 
     live = False
 
@@ -134,7 +134,7 @@ class ImageSource(FrameSource):
         self._fps = fps
         self._loader = loader
         self._image: np.ndarray | None = None
-        self._pacer = _Pacer(fps)
+        self._pacer = FramePacer(fps)
 
     def open(self) -> None:
         loader = self._loader
@@ -143,16 +143,18 @@ class ImageSource(FrameSource):
 
             loader = load_image
         try:
-            self._image = as_bgr(loader(self.path))
+            image = as_bgr(loader(self.path))
         except DigitLiteError as exc:
             raise SourceError(str(exc)) from exc
-        self._pacer = _Pacer(self._fps)
+        image.flags.writeable = False
+        self._image = image
+        self._pacer = FramePacer(self._fps)
 
     def read(self) -> np.ndarray:
         if self._image is None:
             raise SourceError(f"{self.name} is not open")
         self._pacer.wait()
-        return self._image.copy()
+        return self._image
 
     def close(self) -> None:
         self._image = None
@@ -169,7 +171,7 @@ class VideoSource(FrameSource):
         self.loop = loop
         self._fps = fps
         self._capture: Any = None
-        self._pacer = _Pacer(0)
+        self._pacer = FramePacer(0)
 
     def open(self) -> None:
         import cv2
@@ -181,7 +183,7 @@ class VideoSource(FrameSource):
             capture.release()
             raise SourceError(f"cannot open video {self.path} (not a video OpenCV can decode)")
         fps = self._fps or capture.get(cv2.CAP_PROP_FPS) or 25.0
-        self._pacer = _Pacer(min(max(fps, 1.0), 120.0))
+        self._pacer = FramePacer(min(max(fps, 1.0), 120.0))
         self._capture = capture
 
     def read(self) -> np.ndarray:
@@ -297,88 +299,6 @@ class Picamera2Source(FrameSource):
                 log.warning("picamera2 did not close cleanly: %s", exc)
 
 
-class KivyCameraSource(FrameSource):
-    """Kivy's camera provider. On Android it reads the NV21 preview buffers of the back camera.
-
-    The camera (and its GL texture) must be created on the UI thread; ``read()`` is then safe
-    from the capture thread (the provider's ``grab_frame`` takes a lock). Frames are rotated by
-    the sensor orientation so that a portrait phone gives an upright image.
-    """
-
-    open_on_main_thread = True
-
-    def __init__(self, index: int = 0, resolution: tuple[int, int] = (640, 480)) -> None:
-        self.index = index
-        self.resolution = resolution
-        self.name = f"kivy camera {index}"
-        self._camera: Any = None
-        self._rotation = 0
-        self._lock = threading.Lock()
-
-    def open(self) -> None:
-        try:
-            from kivy.core.camera import Camera as CoreCamera
-        except Exception as exc:
-            raise SourceError(f"Kivy has no camera provider here ({exc})") from exc
-        if CoreCamera is None:
-            raise SourceError("Kivy has no camera provider here")
-        try:
-            camera = CoreCamera(index=self.index, resolution=self.resolution, stopped=True)
-            camera.start()
-        except Exception as exc:  # a Java exception when the permission is refused
-            raise SourceError(f"cannot open camera {self.index} ({exc})") from exc
-        if not hasattr(camera, "grab_frame"):
-            camera.stop()
-            raise SourceError("this Kivy camera provider cannot hand out frames; use opencv")
-        self._rotation = _android_sensor_rotation(self.index) if on_android() else 0
-        self._camera = camera
-
-    def read(self) -> np.ndarray:
-        deadline = time.monotonic() + 5.0
-        while True:
-            with self._lock:
-                camera = self._camera
-                if camera is None:
-                    raise SourceError(f"{self.name} is not open")
-                buffer = camera.grab_frame()
-            if buffer is not None:
-                break
-            if time.monotonic() > deadline:
-                raise SourceError(f"{self.name} delivers no frames")
-            time.sleep(0.01)
-        width, height = camera.resolution
-        frame = nv21_to_bgr(bytes(buffer), int(width), int(height))
-        if self._rotation:
-            frame = np.ascontiguousarray(np.rot90(frame, k=-(self._rotation // 90)))
-        return frame
-
-    def close(self) -> None:
-        with self._lock:
-            camera, self._camera = self._camera, None
-        if camera is not None:
-            try:
-                camera.stop()
-                release = getattr(camera, "_release_camera", None)
-                if release is not None:  # the Android provider keeps the device until released
-                    release()
-            except Exception as exc:
-                log.warning("camera did not close cleanly: %s", exc)
-
-
-def _android_sensor_rotation(index: int) -> int:
-    """Degrees clockwise to turn the sensor image upright in portrait (usually 90)."""
-    try:
-        from jnius import autoclass
-
-        camera_class = autoclass("android.hardware.Camera")
-        info = autoclass("android.hardware.Camera$CameraInfo")()
-        camera_class.getCameraInfo(index, info)
-        return int(info.orientation) % 360
-    except Exception as exc:
-        log.warning("cannot read the camera orientation (%s); assuming 90 degrees", exc)
-        return 90
-
-
 class FirstWorkingSource(FrameSource):
     """Tries several sources in order and keeps the first that opens (``--source camera``)."""
 
@@ -429,11 +349,11 @@ def make_source(config: AppConfig) -> FrameSource:
         return OpenCVCameraSource(index, resolution)
     if kind == "picamera2":
         return Picamera2Source(resolution)
-    if kind == "kivy":
+    if kind == "kivy" or (kind == "camera" and on_android()):
+        from edge_app.app.android_camera import KivyCameraSource
+
         return KivyCameraSource(index, resolution)
-    # "camera": the right camera for the platform
-    if on_android():
-        return KivyCameraSource(index, resolution)
+    # "camera" elsewhere: picamera2 (a Raspberry Pi camera module) first, then OpenCV/V4L2
     candidates: list[FrameSource] = []
     if sys.platform.startswith("linux") and _has_picamera2():
         candidates.append(Picamera2Source(resolution))

@@ -312,6 +312,7 @@ def serve(config: ServeConfig) -> int:
     if config.workers == 1:
         app = create_app(config, reader_factory=lambda: reader)
         uvicorn.Server(_uvicorn_config(config, app)).run(sockets=[sock])
+        log.info("stopped after %d requests", app.state.service.served)
         return EXIT_OK
     from uvicorn.supervisors import Multiprocess
 
@@ -322,6 +323,7 @@ def serve(config: ServeConfig) -> int:
     wants_target = "target" in inspect.signature(Multiprocess).parameters
     extra = {"target": uvicorn.Server(uv_config).run} if wants_target else {}
     Multiprocess(uv_config, sockets=[sock], **extra).run()
+    log.info("stopped")
     return EXIT_OK
 
 

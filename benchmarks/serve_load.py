@@ -218,6 +218,7 @@ async def many_clients(
         "seconds": round(elapsed, 2),
         "requests": total,
         "requests_per_s": round(total / elapsed, 1),
+        "good_per_s": round(len(latencies) / elapsed, 1),
         "good_latency_ms": _percentiles(latencies),
         "statuses": {f"{kind} {status}": n for (kind, status), n in sorted(by_kind.items())},
         "unexpected_status": dict(wrong),
@@ -253,7 +254,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--clients", type=positive_int, default=16, help="concurrent clients")
     parser.add_argument("--duration", type=float, default=60.0, help="seconds of load")
     parser.add_argument("--max-requests", type=positive_int, default=200_000, help="load bound")
-    parser.add_argument("--warmup", type=float, default=3.0, help="seconds of load not counted")
+    parser.add_argument(
+        "--warmup",
+        type=float,
+        default=10.0,
+        help="seconds of load not counted (memory settles within ~5 s of the first requests)",
+    )
     parser.add_argument("--single", type=positive_int, default=300, help="one-client requests")
     parser.add_argument("--bad-fraction", type=float, default=0.0, help="share of bad uploads")
     parser.add_argument("--photos", type=positive_int, default=40, help="distinct photos sent")
@@ -316,7 +322,8 @@ def summary(result: dict[str, Any]) -> str:
             f"one client: round trip median {single['round_trip_ms']['median']} ms, "
             f"p99 {single['round_trip_ms']['p99']} ms (server latency_ms median "
             f"{single['server_latency_ms'].get('median')})",
-            f"{many['clients']} clients x {many['seconds']} s: {many['requests_per_s']} req/s, "
+            f"{many['clients']} clients x {many['seconds']} s: {many['requests_per_s']} req/s "
+            f"({many['good_per_s']} good), "
             f"good p50 {many['good_latency_ms'].get('median')} ms, "
             f"p99 {many['good_latency_ms'].get('p99')} ms; errors {many['errors']}, "
             f"5xx {many['status_5xx']}; read exactly {many['read_exactly']}",

@@ -143,7 +143,7 @@ def create_app(config: ServeConfig, reader_factory: ReaderFactory | None = None)
         A Starlette app; its lifespan builds the reader (it must be run with lifespan, as
         uvicorn and ``TestClient`` used as a context manager do).
     """
-    factory = reader_factory if reader_factory is not None else _default_factory(config)
+    factory = reader_factory if reader_factory is not None else default_reader_factory(config)
     service = ReadingService(factory, max_queue=config.max_queue)
     schema = build_schema(_version(), token_required=bool(config.token))
     state: dict[str, Any] = {}
@@ -297,7 +297,7 @@ def create_app(config: ServeConfig, reader_factory: ReaderFactory | None = None)
     return app
 
 
-def _default_factory(config: ServeConfig) -> ReaderFactory:
+def default_reader_factory(config: ServeConfig) -> ReaderFactory:
     """Load the model the way ``digits-predict`` does (same messages, same noise filter)."""
 
     def build() -> Reader:

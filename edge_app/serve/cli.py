@@ -2,32 +2,26 @@
 
 Parses flags into a :class:`~edge_app.serve.config.ServeConfig`, checks what can be checked
 before listening (the model loads, the TLS files pair up, the port is free), then runs
-:func:`~edge_app.serve.app.create_app` on uvicorn: in this process, or in ``--workers N``
-processes sharing one listening socket, each with its own interpreter.
+:func:`~edge_app.serve.app.create_app` on uvicorn (:mod:`edge_app.serve.running`): in this
+process, or in ``--workers N`` processes, each with its own interpreter.
 """
 
 from __future__ import annotations
 
 import argparse
 import difflib
-import inspect
 import ipaddress
 import logging
 import os
-import socket
 import ssl
 import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from edge_app.cliparts import HelpFormatter, add_verbosity, positive_int, probability
 from edge_app.errors import DigitLiteError
-from edge_app.serve.config import CONFIG_ENV, MB, ServeConfig
-
-if TYPE_CHECKING:
-    from starlette.applications import Starlette
+from edge_app.serve.config import MB, ServeConfig
 
 log = logging.getLogger(__name__)
 
@@ -203,18 +197,6 @@ def parse_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> S
     )
 
 
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=getattr(logging, level),
-        format=f"{PROG}[%(process)d]: %(levelname)s: %(message)s",
-        stream=sys.stderr,
-        force=True,
-    )
-    # uvicorn's own "Started server process" lines repeat ours; its errors still show
-    if level != "DEBUG":
-        logging.getLogger("uvicorn.error").setLevel(logging.WARNING)
-
-
 def _is_loopback(host: str) -> bool:
     if host == "localhost":
         return True
@@ -237,62 +219,19 @@ def _check_tls(config: ServeConfig) -> None:
         ) from exc
 
 
-def bind(config: ServeConfig) -> socket.socket:
-    """The listening socket (port 0: a free one), shared by every worker process.
-
-    Raises:
-        DigitLiteError: the address cannot be used (in use, not an address of this machine).
-    """
-    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
-    try:
-        sock = socket.create_server((config.host, config.port), family=family, backlog=2048)
-    except (OSError, OverflowError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-        raise DigitLiteError(f"cannot listen on {config.host}:{config.port}: {reason}") from exc
-    sock.set_inheritable(True)
-    return sock
-
-
-def _uvicorn_config(config: ServeConfig, app: Starlette | str):
-    import uvicorn
-
-    return uvicorn.Config(
-        app,
-        factory=isinstance(app, str),
-        workers=config.workers,
-        log_config=None,  # ours (basicConfig in main, or in worker_app)
-        access_log=config.access_log,
-        server_header=False,
-        proxy_headers=False,
-        timeout_keep_alive=5,
-        timeout_graceful_shutdown=5,
-        ssl_certfile=config.tls_cert,
-        ssl_keyfile=config.tls_key,
-    )
-
-
-def worker_app() -> Starlette:
-    """The app of one ``--workers`` process (uvicorn calls this factory in each child)."""
-    from edge_app.serve.app import create_app
-
-    config = ServeConfig.from_json(os.environ[CONFIG_ENV])
-    _configure_logging(config.log_level)
-    return create_app(config)
-
-
 def serve(config: ServeConfig) -> int:
-    """Load the model (to fail early and clearly), bind, and serve until interrupted.
+    """Load the model (to fail early and clearly), claim the port, and serve until interrupted.
 
     Raises:
         DigitLiteError: the model, TLS files or address cannot be used.
     """
-    from edge_app.serve.app import _default_factory, create_app
+    from edge_app.serve import running
+    from edge_app.serve.app import default_reader_factory
 
     _check_tls(config)
-    reader = _default_factory(config)()  # ModelError / RuntimeNotFoundError: one clear line
-    sock = bind(config)
-    port = sock.getsockname()[1]
-    config = replace(config, port=port)  # port 0 asked for a free one: say which
+    reader = default_reader_factory(config)()  # ModelError / RuntimeNotFoundError: one line
+    held, shared = running.claim_port(config.host, config.port, config.workers)
+    config = replace(config, port=held.getsockname()[1])  # port 0 asked for a free one
     if not _is_loopback(config.host) and not config.token:
         log.warning(
             "listening on %s without --token: anyone who can reach this machine can use the API",
@@ -307,23 +246,13 @@ def serve(config: ServeConfig) -> int:
         reader.classifier.format,
         reader.classifier.runtime,
     )
-    import uvicorn
-
-    if config.workers == 1:
-        app = create_app(config, reader_factory=lambda: reader)
-        uvicorn.Server(_uvicorn_config(config, app)).run(sockets=[sock])
-        log.info("stopped after %d requests", app.state.service.served)
-        return EXIT_OK
-    from uvicorn.supervisors import Multiprocess
-
-    # each worker process loads its own model; the parent only supervises them
-    os.environ[CONFIG_ENV] = config.to_json()  # spawned workers inherit it
-    uv_config = _uvicorn_config(config, "edge_app.serve.cli:worker_app")
-    # uvicorn < 0.40 wanted the server's run method passed in; newer ones build it themselves
-    wants_target = "target" in inspect.signature(Multiprocess).parameters
-    extra = {"target": uvicorn.Server(uv_config).run} if wants_target else {}
-    Multiprocess(uv_config, sockets=[sock], **extra).run()
-    log.info("stopped")
+    with held:
+        if config.workers == 1:
+            running.run_here(config, held, reader)
+        else:
+            del reader  # each worker process loads its own; this one only supervises
+            running.Supervisor(config, shared).run()
+            log.info("stopped")
     return EXIT_OK
 
 
@@ -332,7 +261,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     config = parse_config(parser, args)
-    _configure_logging(config.log_level)
+    from edge_app.serve.running import configure_logging
+
+    configure_logging(config.log_level)
     try:
         return serve(config)
     except DigitLiteError as exc:

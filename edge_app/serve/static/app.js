@@ -62,8 +62,7 @@ function showDigits(element, digits, count, latency) {
 }
 
 function drawBoxes(ctx, detections, scale) {
-  const width = Math.max(2, 3 * scale * (ctx.canvas.width / 640));
-  ctx.lineWidth = Math.max(2, width);
+  ctx.lineWidth = Math.max(2, Math.round(ctx.canvas.width / 250));
   ctx.strokeStyle = "#e8590c";
   ctx.fillStyle = "#e8590c";
   ctx.font = `bold ${Math.max(14, Math.round(ctx.canvas.width / 30))}px system-ui, sans-serif`;
@@ -298,7 +297,7 @@ function showTop3(top) {
 
 const camera = {
   stream: null,
-  busy: false,
+  frame: document.createElement("canvas"), // each frame is scaled into this before upload
   frames: 0,
   since: 0,
 
@@ -361,7 +360,7 @@ const camera = {
 
   async readFrame(video) {
     const scale = Math.min(1, CAMERA_SIDE / video.videoWidth);
-    const frame = document.createElement("canvas");
+    const frame = this.frame;
     frame.width = Math.round(video.videoWidth * scale);
     frame.height = Math.round(video.videoHeight * scale);
     frame.getContext("2d").drawImage(video, 0, 0, frame.width, frame.height);

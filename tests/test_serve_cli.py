@@ -6,7 +6,6 @@ ServerProcess) with the band fixture model: a few seconds each, no browser.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import shutil
@@ -150,46 +149,57 @@ def test_server_process_serves_and_stops_on_ctrl_c():
     assert "Traceback" not in server.log
 
 
-def test_two_workers_are_two_processes_each_with_its_model():
+def test_two_workers_are_two_reader_processes_each_with_its_model():
     with ServerProcess(["--model", str(MODEL), "--workers", "2"]) as server:
         assert server.proc is not None
-        loaded = server.wait_for_models(3)  # the parent's check, then one per worker
-        workers = loaded - {server.proc.pid}
-        assert len(workers) == 2 and workers <= set(server.pids())
-        answered = {server.get_json("/healthz")["pid"] for _ in range(20)}
-        assert answered <= workers
+        loaded = server.wait_for_models(3)  # the command's check, then one per reader process
+        readers = loaded - {server.proc.pid}
+        health = server.get_json("/healthz")
+        assert health["pid"] == server.proc.pid and set(health["readers"]) == readers
+        assert readers <= set(server.pids())
         server.proc.send_signal(signal.SIGINT)
         assert server.proc.wait(20) == 0
-        for pid in workers:  # the workers went with it
+        for pid in readers:  # the readers went with it
             assert "zombie" in _state(pid)
     assert "Traceback" not in server.log
 
 
-def test_connections_spread_over_the_workers_and_a_dead_worker_is_replaced():
-    """Each worker listens on its own SO_REUSEPORT socket: the kernel spreads connections.
+def _read_concurrently(url: str, body: bytes, count: int, threads: int = 8) -> list[int]:
+    from concurrent.futures import ThreadPoolExecutor
 
-    With one shared socket the first worker awake accepts a whole burst (16 of 16 measured).
-    16 keep-alive connections leave at most 1 on a worker with probability 17/2**15 (0.05%).
-    """
+    def post(_: int) -> int:
+        return _post(url + "/v1/read", body, {"Content-Type": "image/png"})[0]
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(post, range(count)))
+
+
+def test_requests_spread_over_the_readers_and_a_dead_reader_is_replaced():
+    import cv2
+    import numpy as np
+
+    from benchmarks.http_load import cpu_seconds
+
+    page = np.full((480, 640), 230, np.uint8)
+    cv2.putText(page, "4207", (120, 300), cv2.FONT_HERSHEY_SIMPLEX, 4, 20, 12)
+    body = cv2.imencode(".png", page)[1].tobytes()
     with ServerProcess(["--model", str(MODEL), "--workers", "2"]) as server:
-        workers = server.wait_for_models(3) - {server.proc.pid}
-        conns = []
-        for _ in range(16):
-            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
-            conn.request("GET", "/healthz")
-            conns.append(json.loads(conn.getresponse().read())["pid"])
-        for pid in workers:
-            assert conns.count(pid) >= 2, conns
+        readers = sorted(server.wait_for_models(3) - {server.proc.pid})
+        before = [cpu_seconds([pid]) for pid in readers]
+        assert _read_concurrently(server.url, body, 40) == [200] * 40
+        used = [cpu_seconds([pid]) - b for pid, b in zip(readers, before, strict=True)]
+        assert min(used) > 0.2 * max(used), used  # both read: one queue feeds both
 
-        victim = min(workers)
-        os.kill(victim, signal.SIGKILL)
-        loaded = server.wait_for_models(4)  # a replacement loaded its model
-        assert f"worker {victim} exited" in server.log
-        assert server.get_json("/healthz")["pid"] in loaded - {victim, server.proc.pid}
+        os.kill(readers[0], signal.SIGKILL)
+        assert _read_concurrently(server.url, body, 10) == [200] * 10  # none is lost
+        assert f"reader process {readers[0]} exited" in server.log
+        now = set(server.get_json("/healthz")["readers"])
+        assert readers[0] not in now and readers[1] in now and len(now) == 2
+    assert "Traceback" not in server.log
 
 
-def test_a_port_held_by_another_server_is_refused_even_with_reuse_port(capsys):
-    with ServerProcess(["--model", str(MODEL), "--workers", "2"]) as server:
+def test_a_port_held_by_another_server_is_refused(capsys):
+    with ServerProcess(["--model", str(MODEL)]) as server:
         code = cli.main(["--model", str(MODEL), "--port", str(server.port), "--workers", "2"])
         assert code == 2
         assert f"cannot listen on 127.0.0.1:{server.port}" in capsys.readouterr().err

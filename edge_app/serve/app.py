@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import hmac
-import json
 import logging
 import os
-import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -33,16 +30,16 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from edge_app.serve.config import ServeConfig
-from edge_app.serve.engine import Reader, ReaderFactory, ReadingService
+from edge_app.serve.engine import ReaderFactory, Readers, ThreadReaders, default_reader_factory
 from edge_app.serve.errors import ApiError
-from edge_app.serve.inputs import decode_upload, digit_from_image, digit_from_pixels
+from edge_app.serve.inputs import Upload
+from edge_app.serve.jobs import classify_job, read_job
 from edge_app.serve.openapi import build_schema
-from edge_app.serve.uploads import Upload, media_type, receive_image, receive_json
+from edge_app.serve.uploads import media_type, receive_image, receive_json
 
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-TOP_K = 3
 
 # The page loads only its own files; the camera stream and uploaded photos are blob: URLs.
 _PAGE_HEADERS = [
@@ -108,25 +105,6 @@ class _Guard:
         return None
 
 
-def _model_info(reader: Reader) -> dict[str, Any]:
-    """``GET /v1/model``: format, runtime, file hash and the contract (computed once)."""
-    classifier = reader.classifier
-    contract = getattr(classifier, "contract", None)
-    info: dict[str, Any] = {
-        "format": getattr(classifier, "format", "unknown"),
-        "runtime": getattr(classifier, "runtime", "unknown"),
-        "min_confidence": getattr(reader, "min_confidence", None),
-        "file": None,
-        "contract": json.loads(contract.to_json()) if contract is not None else None,
-    }
-    path = getattr(classifier, "model_path", None)
-    if path is not None and Path(path).is_file():
-        data = Path(path).read_bytes()
-        digest = hashlib.sha256(data).hexdigest()
-        info["file"] = {"name": Path(path).name, "bytes": len(data), "sha256": digest}
-    return info
-
-
 def _timing(**parts_ms: float) -> dict[str, str]:
     return {"Server-Timing": ", ".join(f"{k};dur={v:.2f}" for k, v in parts_ms.items())}
 
@@ -136,15 +114,24 @@ def create_app(config: ServeConfig, reader_factory: ReaderFactory | None = None)
 
     Args:
         config: limits, token and model choice (see :class:`ServeConfig`).
-        reader_factory: builds the reader, once per process, on the reader thread; default:
-            the model of ``config`` loaded as ``digits-predict`` loads it. Tests pass a fake.
+        reader_factory: builds the reader (on the reader thread, or once in each of the
+            ``config.workers`` reader processes: then it must be picklable); default: the
+            model of ``config`` loaded as ``digits-predict`` loads it. Tests pass a fake.
 
     Returns:
         A Starlette app; its lifespan builds the reader (it must be run with lifespan, as
         uvicorn and ``TestClient`` used as a context manager do).
     """
     factory = reader_factory if reader_factory is not None else default_reader_factory(config)
-    service = ReadingService(factory, max_queue=config.max_queue)
+    service: Readers
+    if config.workers > 1:
+        from edge_app.serve.pool import ProcessReaders
+
+        service = ProcessReaders(
+            factory, workers=config.workers, max_queue=config.max_queue, log_level=config.log_level
+        )
+    else:
+        service = ThreadReaders(factory, max_queue=config.max_queue)
     schema = build_schema(_version(), token_required=bool(config.token))
     state: dict[str, Any] = {}
 
@@ -161,27 +148,13 @@ def create_app(config: ServeConfig, reader_factory: ReaderFactory | None = None)
                 f"the request body did not arrive within {config.timeout_s:g} s (--timeout)",
             ) from None
 
-    def runtime(reader: Reader) -> str:
-        return str(getattr(reader.classifier, "runtime", "unknown"))
-
     async def read(request: Request) -> Response:
         until = deadline()
         upload = await receive(lambda: receive_image(request, config.max_upload_bytes), until)
 
-        def job(reader: Reader) -> tuple[dict[str, Any], float]:
-            start = time.perf_counter()
-            image = decode_upload(upload, config.max_pixels)
-            decoded = time.perf_counter()
-            reading = reader.read(image)
-            record = {
-                "path": upload.filename,
-                **reading.to_dict(),
-                "runtime": runtime(reader),
-                "size": [int(image.shape[1]), int(image.shape[0])],
-            }
-            return record, (decoded - start) * 1000.0
-
-        (record, decode_ms), queued_ms = await service.run(job, until)
+        (record, decode_ms), queued_ms = await service.run(
+            read_job, (upload, config.max_pixels), until
+        )
         headers = _timing(queue=queued_ms, decode=decode_ms, read=record["latency_ms"])
         return JSONResponse(record, headers=headers)
 
@@ -201,22 +174,9 @@ def create_app(config: ServeConfig, reader_factory: ReaderFactory | None = None)
         else:
             upload = await receive(lambda: receive_image(request, config.max_upload_bytes), until)
 
-        def job(reader: Reader) -> dict[str, Any]:
-            start = time.perf_counter()
-            if upload is not None:
-                digit = digit_from_image(decode_upload(upload, config.max_pixels))
-            else:
-                digit = digit_from_pixels(pixels)
-            (prediction,) = reader.classifier.classify(digit[None], top_k=TOP_K)
-            return {
-                "digit": prediction.digit,
-                "confidence": round(float(prediction.confidence), 4),
-                "top": [{"digit": d, "confidence": round(float(p), 4)} for d, p in prediction.top],
-                "latency_ms": round((time.perf_counter() - start) * 1000.0, 3),
-                "runtime": runtime(reader),
-            }
-
-        result, queued_ms = await service.run(job, until)
+        result, queued_ms = await service.run(
+            classify_job, (upload, pixels, config.max_pixels), until
+        )
         return JSONResponse(result, headers=_timing(queue=queued_ms, work=result["latency_ms"]))
 
     async def model(request: Request) -> Response:
@@ -227,6 +187,7 @@ def create_app(config: ServeConfig, reader_factory: ReaderFactory | None = None)
             {
                 "status": "ok",
                 "pid": os.getpid(),
+                "readers": service.pids(),
                 "pending": service.pending,
                 "served": service.served,
             },
@@ -267,7 +228,7 @@ def create_app(config: ServeConfig, reader_factory: ReaderFactory | None = None)
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await service.start()
-        state["model"] = _model_info(service.reader)
+        state["model"] = service.model_info
         log.debug("worker %d ready: %s model", os.getpid(), state["model"]["format"])
         try:
             yield
@@ -295,21 +256,3 @@ def create_app(config: ServeConfig, reader_factory: ReaderFactory | None = None)
     app.add_middleware(_Guard, token=config.token)
     app.state.service = service
     return app
-
-
-def default_reader_factory(config: ServeConfig) -> ReaderFactory:
-    """Load the model the way ``digits-predict`` does (same messages, same noise filter)."""
-
-    def build() -> Reader:
-        from edge_app.cli import PredictConfig, load_reader
-
-        predict = PredictConfig(
-            images=(),
-            model=config.model,
-            min_confidence=config.min_confidence,
-            runtime=config.runtime,
-            threads=config.threads,
-        )
-        return load_reader(predict)
-
-    return build

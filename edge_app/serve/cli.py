@@ -21,7 +21,7 @@ from pathlib import Path
 
 from edge_app.cliparts import HelpFormatter, add_verbosity, positive_int, probability
 from edge_app.errors import DigitLiteError
-from edge_app.serve.config import MB, ServeConfig
+from edge_app.serve.config import MB, ServeConfig, configure_logging
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=positive_int,
         default=1,
         metavar="N",
-        help="server processes, each with its own interpreter (one per core)",
+        help="reader processes, each with its own interpreter, behind one request queue "
+        "(one per core; 1: read in this process)",
     )
     work.add_argument(
         "--threads", type=positive_int, default=1, metavar="N", help="threads per process"
@@ -102,7 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=positive_int,
         default=64,
         metavar="N",
-        help="requests a process queues before answering 503 busy",
+        help="requests waiting to be read before more get 503 busy",
     )
     work.add_argument(
         "--timeout",
@@ -220,39 +221,37 @@ def _check_tls(config: ServeConfig) -> None:
 
 
 def serve(config: ServeConfig) -> int:
-    """Load the model (to fail early and clearly), claim the port, and serve until interrupted.
+    """Load the model (to fail early and clearly), listen, and serve until interrupted.
 
     Raises:
         DigitLiteError: the model, TLS files or address cannot be used.
     """
     from edge_app.serve import running
-    from edge_app.serve.app import default_reader_factory
+    from edge_app.serve.engine import load_reader
 
     _check_tls(config)
-    reader = default_reader_factory(config)()  # ModelError / RuntimeNotFoundError: one line
-    held, shared = running.claim_port(config.host, config.port, config.workers)
-    config = replace(config, port=held.getsockname()[1])  # port 0 asked for a free one
+    reader = load_reader(config)  # ModelError / RuntimeNotFoundError: one clear line
+    sock = running.listen(config.host, config.port)
+    config = replace(config, port=sock.getsockname()[1])  # port 0 asked for a free one
     if not _is_loopback(config.host) and not config.token:
         log.warning(
             "listening on %s without --token: anyone who can reach this machine can use the API",
             config.host,
         )
     shown_host = "127.0.0.1" if config.host in ("0.0.0.0", "::") else config.host
+    readers = "1 reader" if config.workers == 1 else f"{config.workers} reader processes"
     log.info(
-        "serving %s (%d worker%s, %s model on %s); Ctrl-C stops",
+        "serving %s (%s, %s model on %s); Ctrl-C stops",
         replace(config, host=shown_host).url,
-        config.workers,
-        "" if config.workers == 1 else "s",
+        readers,
         reader.classifier.format,
         reader.classifier.runtime,
     )
-    with held:
-        if config.workers == 1:
-            running.run_here(config, held, reader)
-        else:
-            del reader  # each worker process loads its own; this one only supervises
-            running.Supervisor(config, shared).run()
-            log.info("stopped")
+    if config.workers > 1:
+        reader = None  # each reader process loads its own
+    with sock:
+        served = running.run(config, sock, reader)
+    log.info("stopped after %d requests", served)
     return EXIT_OK
 
 
@@ -261,8 +260,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     config = parse_config(parser, args)
-    from edge_app.serve.running import configure_logging
-
     configure_logging(config.log_level)
     try:
         return serve(config)

@@ -1,20 +1,18 @@
-"""What ``digits-serve`` was asked to do: one frozen dataclass, saved as JSON for worker processes.
+"""What ``digits-serve`` was asked to do (one frozen dataclass), and how its processes log.
 
 The command parses flags into a :class:`ServeConfig` and hands it to
-:func:`edge_app.serve.app.create_app`; nothing below the command sees argparse. With
-``--workers N`` every worker process rebuilds the same config from :data:`CONFIG_ENV`
-(:meth:`ServeConfig.to_json` / :meth:`ServeConfig.from_json`).
+:func:`edge_app.serve.app.create_app`; nothing below the command sees argparse. Reader
+processes receive it pickled; :meth:`ServeConfig.to_json` is its readable form.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import sys
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
-
-CONFIG_ENV = "DIGITLITE_SERVE_CONFIG"
-"""Environment variable carrying the config (JSON) to ``--workers`` processes."""
 
 MB = 1024 * 1024
 
@@ -29,13 +27,14 @@ class ServeConfig:
         runtime: force a TFLite interpreter (None: the first installed).
         threads: interpreter and OpenCV threads per worker process.
         min_confidence: digits the model is less sure of are dropped (as ``digits-predict``).
-        workers: server processes; each owns one reader thread and its own interpreter.
+        workers: 1: read on one thread of the server process; N: in N reader processes,
+            each with its own interpreter, behind one request queue.
         token: when set, ``/v1/*`` requires ``Authorization: Bearer <token>``.
         tls_cert, tls_key: PEM files; both or neither (HTTPS lets phones use their camera).
         max_upload_bytes: larger bodies get 413 before they are read.
         max_pixels: larger images get 413 before they are decoded.
         timeout_s: a request not answered in this time gets 408 (body too slow) or 503.
-        max_queue: per worker process, requests waiting for the reader beyond this get 503.
+        max_queue: requests waiting to be read (or being read) beyond this get 503.
         log_level: the ``logging`` level name, for worker processes to log like the parent.
         access_log: log one line per request.
     """
@@ -84,3 +83,17 @@ class ServeConfig:
             if values.get(key) is not None:
                 values[key] = Path(values[key])
         return cls(**values)
+
+
+def configure_logging(level: str, prog: str = "digits-serve") -> None:
+    """Log lines as ``digits-serve[PID]: LEVEL: message`` on stderr, in every process alike
+    (the command, and each reader process it starts)."""
+    logging.basicConfig(
+        level=getattr(logging, level),
+        format=f"{prog}[%(process)d]: %(levelname)s: %(message)s",
+        stream=sys.stderr,
+        force=True,
+    )
+    # uvicorn's "Started server process" lines repeat ours; its warnings and errors still show
+    if level != "DEBUG":
+        logging.getLogger("uvicorn.error").setLevel(logging.WARNING)

@@ -65,6 +65,10 @@ class ApiError(Exception):
         self.detail = detail
         self.headers = dict(headers or {})
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # sent back from a reader process (the default pickles only the detail)
+        return (ApiError, (self.kind.code, self.detail, self.headers))
+
     @property
     def status(self) -> int:
         return self.kind.status

@@ -18,6 +18,7 @@ import io
 import logging
 import math
 import warnings
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,9 +27,22 @@ from edge_app.contract import IMAGE_SIZE
 from edge_app.errors import ImageError
 from edge_app.imageio import decode_image
 from edge_app.serve.errors import ApiError
-from edge_app.serve.uploads import Upload
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An image as sent: its bytes and, for a multipart upload, the file name given."""
+
+    data: bytes
+    filename: str | None = None
+
+    @property
+    def source(self) -> str:
+        """How error messages name it."""
+        return f"'{self.filename}'" if self.filename else "the body"
+
 
 _INK_LEVEL = 24  # a "digit" image whose strongest ink is fainter than this holds no digit
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from typing import Any
 
 from starlette.datastructures import UploadFile
@@ -23,24 +22,12 @@ from starlette.requests import ClientDisconnect, Request
 
 from edge_app.serve.config import MB
 from edge_app.serve.errors import ApiError
+from edge_app.serve.inputs import Upload
 
 FIELD = "image"
 """The multipart field that carries the image."""
 
 _MAX_FORM_FILES, _MAX_FORM_FIELDS, _MAX_TEXT_FIELD = 4, 16, 64 * 1024
-
-
-@dataclass(frozen=True)
-class Upload:
-    """An image as sent: its bytes and, for a multipart upload, the file name given."""
-
-    data: bytes
-    filename: str | None = None
-
-    @property
-    def source(self) -> str:
-        """How error messages name it."""
-        return f"'{self.filename}'" if self.filename else "the body"
 
 
 def media_type(request: Request) -> str:

@@ -89,6 +89,22 @@ def test_more_files_than_the_window_keep_their_order(photos):
     assert digits[:12] == digits[12:]
 
 
+def test_chunks_amortise_the_process_hop_but_keep_every_worker_busy():
+    assert batch.chunk_size(5, workers=2) == 1
+    assert batch.chunk_size(160, workers=2) == 10
+    assert batch.chunk_size(100_000, workers=4) == batch.MAX_CHUNK
+
+
+@needs_int8
+def test_chunked_files_keep_their_order(photos):
+    good = [p for p in photos if p.suffix == ".png" and p.exists()] * 6  # 72: chunks of 4
+    assert batch.chunk_size(len(good), 2) == 4
+    results = list(batch.read_images_parallel(PredictConfig(images=tuple(good)), good, 2))
+    assert [path for path, _ in results] == good
+    digits = [r.digits for _, r in results]
+    assert digits == digits[:12] * 6
+
+
 def test_workers_flag_is_checked(capsys):
     with pytest.raises(SystemExit) as exc:
         cli.main(["x.png", "--workers", "0"])

@@ -33,7 +33,7 @@ from edge_app.classifier import Classifier  # noqa: E402
 from edge_app.reader import DigitReader  # noqa: E402
 from edge_app.serve.app import create_app  # noqa: E402
 from edge_app.serve.config import ServeConfig  # noqa: E402
-from edge_app.serve.errors import BY_CODE, COMMON, ERRORS  # noqa: E402
+from edge_app.serve.errors import BY_CODE, COMMON, ERRORS, ApiError  # noqa: E402
 from edge_app.serve.openapi import OPERATION_ERRORS  # noqa: E402
 
 MODEL = Path(__file__).parent / "data" / "models" / "band_int8.tflite"
@@ -523,3 +523,16 @@ def test_config_round_trips_through_json():
     config = ServeConfig(model=Path("/m.tflite"), token="t", workers=3, tls_cert=Path("c.pem"))
     assert ServeConfig.from_json(config.to_json()) == config
     assert ServeConfig.from_json('{"port": 9, "unknown": 1}') == ServeConfig(port=9)
+
+
+def test_errors_survive_the_trip_from_a_reader_process():
+    import pickle
+
+    error = ApiError("busy", "full", headers={"Retry-After": "1"})
+    back = pickle.loads(pickle.dumps(error))
+    assert (back.code, back.status, back.detail, back.headers) == (
+        "busy",
+        503,
+        "full",
+        error.headers,
+    )

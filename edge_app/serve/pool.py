@@ -269,7 +269,7 @@ class ProcessReaders:
             if answer is None:
                 continue
             status, payload, started = answer
-            self.served += 1
+            self.served += status == "ok"
             if job.future.done():
                 continue
             if status == "ok":

@@ -1,7 +1,7 @@
 """Load benchmark of ``digits-serve``: one client's latency, then many clients' throughput.
 
 Starts its own server (``--workers N``, shipped int8 model unless ``--model``), makes 640x480
-JPEG photos of digit strings (:mod:`benchmarks.photos`, Hershey glyphs: no data set needed),
+JPEG photos of digit strings (the project's photo generator on Hershey glyphs: no data set),
 then measures, bounded in requests and time, and stops the server whatever happens:
 
 1. **one client**: ``--single N`` sequential ``POST /v1/read`` on one keep-alive connection;
@@ -51,17 +51,26 @@ log = logging.getLogger(__name__)
 UPLOAD_LIMIT_MB = 1  # the server runs with this --max-upload-mb so a too-large body stays cheap
 
 
+def _photo_maker(seed: int) -> Any:
+    """The project's synthetic-photo generator, on Hershey glyphs (no data set needed)."""
+    try:
+        from trainer.synth.glyphs import hershey_glyphs
+        from trainer.synth.scenes import SceneMaker as Maker
+    except ImportError:  # before the generator moved from benchmarks to trainer.synth
+        from benchmarks.photos import PhotoMaker as Maker
+        from benchmarks.photos import hershey_glyphs
+    return Maker(*hershey_glyphs(400, seed=seed), seed=seed)
+
+
 def make_photos(count: int, seed: int) -> list[tuple[bytes, str]]:
     """``count`` 640x480 JPEGs (quality 90) of 3-6 digit strings, with the digits written."""
     import cv2
 
-    from benchmarks.photos import PhotoMaker, hershey_glyphs
-
-    maker = PhotoMaker(*hershey_glyphs(400, seed=seed), seed=seed)
+    maker = _photo_maker(seed)
     rng = np.random.default_rng(seed)
     photos = []
     for _ in range(count):
-        photo = maker.string(int(rng.integers(3, 7)))
+        photo = maker.string(int(rng.integers(3, 7)), size=(640, 480))
         ok, buf = cv2.imencode(".jpg", photo.image, [cv2.IMWRITE_JPEG_QUALITY, 90])
         assert ok
         photos.append((buf.tobytes(), photo.digits))

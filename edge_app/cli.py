@@ -34,6 +34,7 @@ examples:
   digits-predict scans/*.png --json         one JSON object per image, one per line
   digits-predict form.jpg --model runs/latest/model_float32.tflite --runtime tensorflow
   digits-predict blurry.jpg --min-confidence 0.8 -v
+  digits-predict archive/*.jpg --json --workers 2    two processes, output still in input order
 
 output:
   human    PATH: 90210  (5 digits, 2.1 ms)     lines of text are separated by a space
@@ -57,6 +58,7 @@ class PredictConfig:
     min_confidence: float = 0.5
     runtime: str | None = None  # None: first installed
     threads: int = DEFAULT_THREADS
+    workers: int = 1  # processes reading files in parallel (edge_app.batch)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,6 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="threads for the interpreter and OpenCV; a 28x28 model and one photo gain nothing "
         "from more, and threads fight on a busy CPU",
     )
+    parser.add_argument(
+        "--workers",
+        type=positive_int,
+        default=1,
+        metavar="N",
+        help="read files in N processes, each with its own model (for many files; results "
+        "stay in input order)",
+    )
     verbosity = parser.add_mutually_exclusive_group()
     verbosity.add_argument(
         "-v", "--verbose", action="store_true", help="log details (per-digit confidences)"
@@ -127,6 +137,7 @@ def parse_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> P
         min_confidence=args.min_confidence,
         runtime=args.runtime,
         threads=args.threads,
+        workers=args.workers,
     )
 
 
@@ -215,7 +226,14 @@ def predict(config: PredictConfig, out: TextIO) -> int:
     reader = load_reader(config)
     runtime = getattr(reader.classifier, "runtime", "unknown")
     failed = 0
-    for path, result in read_images(reader, config.images):
+    if config.workers > 1 and len(config.images) > 1:
+        from edge_app.batch import read_images_parallel
+
+        workers = min(config.workers, len(config.images))
+        results = read_images_parallel(config, config.images, workers)
+    else:
+        results = read_images(reader, config.images)
+    for path, result in results:
         if isinstance(result, Exception):
             failed += 1
             log.error("%s", result)

@@ -1,9 +1,11 @@
 """The one rule: edge_app never imports tensorflow, keras, trainer, converter or benchmarks.
 
 Proved three ways: a static scan of every edge_app source file; a fresh interpreter that imports
-every edge_app module and reads digits end to end (CLI included), then looks at
-``sys.modules``; and (slow) the same in a new virtualenv holding only the ``edge`` extra, where
-TensorFlow cannot even be imported.
+every edge_app module and reads digits end to end (CLI and, when its extra is installed, the
+digits-serve app included), then looks at ``sys.modules``; and (slow) the same in new
+virtualenvs holding only the ``edge`` extra, and the ``edge`` + ``serve`` extras, where
+TensorFlow cannot even be imported. The ``serve`` extra's whole dependency tree is also checked
+for TensorFlow from the installed packages' metadata, without a network.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ ROOT = Path(__file__).resolve().parents[1]
 EDGE = ROOT / "edge_app"
 FORBIDDEN = ("tensorflow", "keras", "tf_keras", "trainer", "converter", "benchmarks")
 MODEL = Path(__file__).parent / "data" / "models" / "band_int8.tflite"
+# what starlette, uvicorn and python-multipart need in turn (installed with --no-deps)
+SERVE_TRANSITIVE = ["anyio", "idna", "sniffio", "typing_extensions", "click", "h11"]
 
 # Runs in the fresh interpreter; prints one JSON report on its last stdout line.
 PROBE = r"""
@@ -32,6 +36,8 @@ import contextlib, importlib, io, json, pkgutil, sys, tempfile
 from pathlib import Path
 
 FORBIDDEN = {forbidden!r}
+SERVE_PACKAGES = {{"starlette", "uvicorn", "multipart", "python_multipart", "httptools"}}
+import asyncio
 import cv2, numpy as np
 import edge_app
 
@@ -42,8 +48,11 @@ for info in pkgutil.walk_packages(edge_app.__path__, "edge_app."):
     try:
         importlib.import_module(info.name)
         imported.append(info.name)
-    except ModuleNotFoundError as exc:  # the Kivy app is an extra of its own
-        if not (info.name.startswith("edge_app.app") and (exc.name or "").startswith("kivy")):
+    except ModuleNotFoundError as exc:  # the Kivy app and the server are extras of their own
+        missing = (exc.name or "").split(".")[0]
+        kivy_app = info.name.startswith("edge_app.app") and missing == "kivy"
+        server = info.name.startswith("edge_app.serve") and missing in SERVE_PACKAGES
+        if not (kivy_app or server):
             raise
         skipped.append(info.name)
 
@@ -64,6 +73,32 @@ with tempfile.TemporaryDirectory() as tmp:
         code = cli.main([image, "--model", {model!r}, "--json", "-q"])
 record = json.loads(out.getvalue())
 
+served = None
+if "edge_app.serve.app" in imported:  # POST /v1/read through the ASGI app, no HTTP client
+    from edge_app.serve.app import create_app
+    from edge_app.serve.config import ServeConfig
+
+    app = create_app(ServeConfig(model={model!r}))
+    body = cv2.imencode(".png", page)[1].tobytes()
+    sent = []
+
+    async def receive():
+        return {{"type": "http.request", "body": body, "more_body": False}}
+
+    async def send(message):
+        sent.append(message)
+
+    async def call():
+        async with app.router.lifespan_context(app):
+            await app({{"type": "http", "method": "POST", "path": "/v1/read", "headers": [
+                (b"content-type", b"image/png"), (b"content-length", str(len(body)).encode())],
+                "query_string": b"", "root_path": "", "scheme": "http",
+                "server": ("127.0.0.1", 8000), "client": ("127.0.0.1", 1), "http_version": "1.1",
+                "asgi": {{"version": "3.0"}}}}, receive, send)
+
+    asyncio.run(call())
+    served = {{"status": sent[0]["status"], "record": json.loads(sent[1]["body"])}}
+
 print(json.dumps({{
     "imported": imported,
     "skipped": skipped,
@@ -72,6 +107,7 @@ print(json.dumps({{
     "detections": len(reading.detections),
     "cli_code": code,
     "cli_record": record,
+    "served": served,
 }}))
 """
 
@@ -98,12 +134,22 @@ def _run_probe(python: str | Path, cwd: Path) -> dict:
 
 def _check_report(report: dict) -> None:
     assert report["forbidden"] == [], f"edge_app pulled in {report['forbidden']}"
-    for module in ("edge_app.cli", "edge_app.reader", "edge_app.imageio", "edge_app.vision"):
+    for module in (
+        "edge_app.cli",
+        "edge_app.reader",
+        "edge_app.imageio",
+        "edge_app.vision",
+        "edge_app.batch",
+        "edge_app.serve",
+    ):
         assert module in report["imported"]
     assert report["runtime"] != "tensorflow"
     assert report["detections"] >= 1  # the printed digits were found and classified
     assert report["cli_code"] == 0
     assert set(report["cli_record"]) >= {"path", "digits", "detections", "latency_ms"}
+    if report["served"] is not None:  # the serve extra is installed: the API read it too
+        assert report["served"]["status"] == 200
+        assert report["served"]["record"]["digits"] == report["cli_record"]["digits"]
 
 
 def _imported_names(tree: ast.AST) -> list[tuple[int, str]]:
@@ -146,20 +192,78 @@ def test_fresh_interpreter_reads_digits_without_tensorflow(tmp_path):
     report = _run_probe(sys.executable, cwd=tmp_path)
     _check_report(report)
     assert any(m.startswith("edge_app.app") for m in report["imported"] + report["skipped"])
+    assert "edge_app.serve.app" in report["imported"]  # the dev venv has the serve extra
+    assert report["served"] is not None
 
 
-def _edge_requirements() -> list[str]:
+def _extra_requirements(extra: str) -> list[str]:
     with open(ROOT / "pyproject.toml", "rb") as fh:
-        project = tomllib.load(fh)["project"]
-    return project["optional-dependencies"]["edge"]
+        return tomllib.load(fh)["project"]["optional-dependencies"][extra]
+
+
+def _dependency_closure(requirements: list[str], extras: set[str]) -> set[str]:
+    """Every distribution ``requirements`` pull in, from installed metadata (markers applied)."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    seen: set[str] = set()
+    todo = [(Requirement(r), extras) for r in requirements]
+    while todo:
+        req, wanted = todo.pop()
+        env_ok = [not req.marker or req.marker.evaluate({"extra": e}) for e in wanted or {""}]
+        if not any(env_ok):
+            continue
+        name = canonicalize_name(req.name)
+        if name == "digitlite":  # digitlite[edge]: follow the project's own extras
+            for extra in req.extras:
+                todo += [(Requirement(r), set()) for r in _extra_requirements(extra)]
+            continue
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue  # not installed here (e.g. a platform-only package); nothing to follow
+        todo += [(Requirement(r), set(req.extras)) for r in dist.requires or []]
+    return seen
+
+
+def test_serve_extra_pulls_no_tensorflow():
+    closure = _dependency_closure(_extra_requirements("serve"), set())
+    assert {"starlette", "uvicorn", "python-multipart", "numpy", "ai-edge-litert"} <= closure
+    assert not closure & {"tensorflow", "keras", "tf-keras", "tensorflow-cpu", "jax"}, closure
+
+
+def test_the_closure_would_see_tensorflow():
+    closure = _dependency_closure(_extra_requirements("train"), set())
+    assert "tensorflow" in closure
+
+
+def _own_requirements(extra: str) -> list[str]:
+    """An extra's packages, with ``digitlite[...]`` references expanded."""
+    out = []
+    for req in _extra_requirements(extra):
+        if req.startswith("digitlite["):
+            for inner in req[len("digitlite[") : req.index("]")].split(","):
+                out += _own_requirements(inner.strip())
+        else:
+            out.append(req)
+    return out
 
 
 @pytest.mark.slow
-def test_edge_extra_alone_is_enough(tmp_path):
-    """A new venv with only the packages of the ``edge`` extra (no TensorFlow): predict works.
+@pytest.mark.parametrize("extra", ["edge", "serve"])
+def test_edge_extra_alone_is_enough(tmp_path, extra):
+    """A new venv with only the packages of the ``edge`` (or ``edge`` + ``serve``) extra, no
+    TensorFlow: predict works, and with ``serve`` the API reads the same digits.
 
     Installed with ``--no-deps`` (the extra's own packages, then the project in editable mode)
-    so it takes ~10 s from the pip cache instead of a minute of dependency resolution.
+    so it takes ~10 s from the pip cache instead of a minute of dependency resolution; the
+    serve extra's dependencies' own dependencies (anyio, idna, click, h11, ...) are listed in
+    SERVE_TRANSITIVE for the same reason.
     """
     env_dir = tmp_path / "edge-venv"
     venv.EnvBuilder(with_pip=True, clear=True).create(env_dir)
@@ -173,7 +277,8 @@ def test_edge_extra_alone_is_enough(tmp_path):
         "--no-deps",
         "--disable-pip-version-check",
     ]
-    for args in (_edge_requirements(), ["-e", str(ROOT)]):
+    packages = _own_requirements(extra) + (SERVE_TRANSITIVE if extra == "serve" else [])
+    for args in (packages, ["-e", str(ROOT)]):
         result = subprocess.run(
             [*pip, *args], capture_output=True, text=True, timeout=600, cwd=tmp_path
         )
@@ -186,6 +291,7 @@ def test_edge_extra_alone_is_enough(tmp_path):
     report = _run_probe(python, cwd=tmp_path)
     _check_report(report)
     assert report["runtime"] == "litert"
+    assert (report["served"] is not None) == (extra == "serve")
 
     # the installed console script, as a user would run it
     image = tmp_path / "blank.png"

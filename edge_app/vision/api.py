@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from edge_app.vision import lattice, layout, scale
-from edge_app.vision.framing import frame_digit
+from edge_app.vision.framing import frame_ink
 from edge_app.vision.image import Box, Source, load
 from edge_app.vision.ink import Ink, stroke_ink
 from edge_app.vision.pieces import Piece, find_pieces
@@ -116,26 +116,43 @@ def _frame(ink: Ink, span: lattice.Span) -> np.ndarray:
     right = 0 if span.cut_right else MARGIN
     x0, y0 = max(0, g.x - left), max(0, g.y - MARGIN)
     x1, y1 = min(width, g.right + right), min(height, g.bottom + MARGIN)
-    strength = ink.strength[y0:y1, x0:x1].astype(np.float32) / 255.0
-    mask = np.zeros(strength.shape, np.uint8)
+    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
     mask[g.y - y0 : g.bottom - y0, g.x - x0 : g.right - x0] = g.mask
-    near = cv2.dilate(mask, np.ones((2 * MARGIN + 1, 2 * MARGIN + 1), np.uint8)) > 0
-    strength *= near
+    near = cv2.dilate(mask, np.ones((2 * MARGIN + 1, 2 * MARGIN + 1), np.uint8))
+    strength = cv2.bitwise_and(ink.strength[y0:y1, x0:x1], ink.strength[y0:y1, x0:x1], mask=near)
     core = strength[mask > 0]
     # Scale each span's own ink to full white: a grey pencil digit and a black marker digit
     # must look alike to a classifier trained on saturated MNIST strokes.
-    level = float(np.percentile(core, 90)) if core.size else 1.0
-    return frame_digit(np.clip(strength * (1.0 / max(level, 0.05)), 0, 1))
+    level = (
+        float(np.partition(core, int(0.9 * (core.size - 1)))[int(0.9 * (core.size - 1))])
+        if core.size
+        else 255.0
+    )
+    gain = 1.0 / max(level, 0.05 * 255)
+    return frame_ink(np.minimum(strength.astype(np.float32) * np.float32(gain), 1.0))
 
 
-def _working(source: Source, plan: scale.Plan) -> tuple[np.ndarray, tuple[bool, ...]]:
-    gray = source.view(plan.scale, plan.roi)
-    if plan.inverted:
-        gray = cv2.bitwise_not(gray)
+def _working(
+    source: Source, plan: scale.Plan
+) -> tuple[np.ndarray, tuple[bool, ...], np.ndarray | None]:
+    """The working image of ``plan`` (dark ink on light), which of its sides are the photo's
+    border, and its local paper when the first look already had it."""
     x, y, w, h = plan.roi
     height, width = source.gray.shape
     edges = (x == 0, y == 0, x + w >= width, y + h >= height)
-    return gray, edges
+    if plan.seen is not None:
+        view, local = plan.seen
+        s = plan.scale
+        x0, y0 = int(x * s), int(y * s)
+        x1, y1 = (
+            min(view.shape[1], int(np.ceil((x + w) * s))),
+            min(view.shape[0], int(np.ceil((y + h) * s))),
+        )
+        return view[y0:y1, x0:x1], edges, local[y0:y1, x0:x1]
+    gray = source.view(plan.scale, plan.roi)
+    if plan.inverted:
+        gray = cv2.bitwise_not(gray)
+    return gray, edges, None
 
 
 def _box(source: Source, plan: scale.Plan, p: Piece) -> Box:
@@ -147,8 +164,8 @@ def _read(source: Source, plans: list[scale.Plan]) -> Proposal:
     candidates: list[DigitCandidate] = []
     lattices = []
     for plan in plans:
-        gray, edges = _working(source, plan)
-        ink = stroke_ink(gray, plan.stroke)
+        gray, edges, paper = _working(source, plan)
+        ink = stroke_ink(gray, plan.stroke, paper)
         pieces = find_pieces(ink, plan.stroke, plan.char_height, edges, crop=plan.crop)
         lines = layout.reading_lines(layout.gather(pieces))
         for index, line in enumerate(lines):

@@ -38,20 +38,23 @@ def _as_ink(image: np.ndarray) -> np.ndarray:
 
 
 def _ink_box(ink: np.ndarray, level: float = 0.1) -> tuple[int, int, int, int] | None:
-    rows = np.flatnonzero((ink > level).any(axis=1))
+    rows = np.flatnonzero(ink.max(axis=1) > level)
     if rows.size == 0:
         return None
-    cols = np.flatnonzero((ink > level).any(axis=0))
+    cols = np.flatnonzero(ink.max(axis=0) > level)
     return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
-def _fit(ink: np.ndarray, side: int) -> np.ndarray:
-    """Crop to the ink and resize so the longer side is ``side`` (aspect ratio kept)."""
-    box = _ink_box(ink)
+def _fit(ink: np.ndarray, side: int, box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """Crop to the ink and resize so the longer side is ``side`` (aspect ratio kept).
+
+    In float64: OpenCV's float32 resizing rounds differently on ARM than on x86.
+    """
+    box = box or _ink_box(ink)
     if box is None:
-        return np.zeros((1, 1), np.float32)
+        return np.zeros((1, 1), np.float64)
     y0, y1, x0, x1 = box
-    crop = ink[y0:y1, x0:x1]
+    crop = ink[y0:y1, x0:x1].astype(np.float64, copy=False)
     h, w = crop.shape
     scale = side / max(h, w)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
@@ -61,15 +64,18 @@ def _fit(ink: np.ndarray, side: int) -> np.ndarray:
 
 def _stroke_width(ink: np.ndarray) -> float:
     m = (ink > 0.5).astype(np.uint8)
-    area = int(np.count_nonzero(m))
+    area = cv2.countNonZero(m)
     if area == 0:
         return 0.0
     inner = cv2.erode(m, np.ones((3, 3), np.uint8), borderType=cv2.BORDER_CONSTANT, borderValue=0)
-    return 2.0 * area / max(area - int(np.count_nonzero(inner)), 1)
+    return 2.0 * area / max(area - cv2.countNonZero(inner), 1)
 
 
 def normalise_stroke(big: np.ndarray) -> np.ndarray:
-    """Thicken hairlines and thin marker strokes towards MNIST's width (at 4x scale)."""
+    """Thicken hairlines and thin marker strokes towards MNIST's width (at 4x scale).
+
+    Returns ``big`` itself when its strokes are within MNIST's range.
+    """
     width = _stroke_width(big)
     if width <= 0:
         return big
@@ -85,9 +91,46 @@ def normalise_stroke(big: np.ndarray) -> np.ndarray:
         kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
         thinner = cv2.erode(big, kernel)
         # Never erode a stroke away entirely.
-        kept = np.count_nonzero(thinner > 0.5) > 0.3 * np.count_nonzero(big > 0.5)
+        kept = cv2.countNonZero((thinner > 0.5).astype(np.uint8)) > 0.3 * cv2.countNonZero(
+            (big > 0.5).astype(np.uint8)
+        )
         return thinner if kept else big
     return big
+
+
+def frame_ink(ink: np.ndarray, *, normalise_thickness: bool = True) -> np.ndarray:
+    """:func:`frame_digit` for a crop already float 0..1 white on black (the vision step's)."""
+    box = _ink_box(ink)
+    if box is None:
+        return np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.uint8)
+    big = _fit(ink, BOX * SUPER, box)
+    if normalise_thickness:
+        normalised = normalise_stroke(big)
+        if normalised is not big:
+            big = _fit(normalised, BOX * SUPER)
+    h, w = big.shape
+    # Pad to a multiple of SUPER so the area-average lands on whole pixels.
+    ph, pw = -h % SUPER, -w % SUPER
+    if ph or pw:
+        big = cv2.copyMakeBorder(
+            big, ph // 2, ph - ph // 2, pw // 2, pw - pw // 2, cv2.BORDER_CONSTANT, value=0
+        )
+    small = cv2.resize(
+        big, (big.shape[1] // SUPER, big.shape[0] // SUPER), interpolation=cv2.INTER_AREA
+    )
+    sh, sw = small.shape
+    total = float(small.sum())
+    if total <= 0:
+        return np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.uint8)
+    cy = float(small.sum(axis=1) @ np.arange(sh)) / total
+    cx = float(small.sum(axis=0) @ np.arange(sw)) / total
+    # Whole-pixel offsets that put the centre of mass at CENTRE, clamped so the box stays
+    # inside (as MNIST was centred; no resampling, so every CPU gives the same pixels).
+    oy = int(np.clip(round(CENTRE - cy), 0, IMAGE_SIZE - sh))
+    ox = int(np.clip(round(CENTRE - cx), 0, IMAGE_SIZE - sw))
+    out = np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.uint8)
+    out[oy : oy + sh, ox : ox + sw] = np.clip(np.rint(small * 255.0), 0, 255)
+    return out
 
 
 def frame_digit(mask_or_gray: np.ndarray, *, normalise_thickness: bool = True) -> np.ndarray:
@@ -106,35 +149,6 @@ def frame_digit(mask_or_gray: np.ndarray, *, normalise_thickness: bool = True) -
         (28, 28) uint8, white ink on black; all zeros when the crop holds no ink.
     """
     ink = _as_ink(mask_or_gray)
-    if ink.ndim != 2 or ink.size == 0 or _ink_box(ink) is None:
+    if ink.ndim != 2 or ink.size == 0:
         return np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.uint8)
-    big = _fit(ink, BOX * SUPER)
-    if normalise_thickness:
-        big = _fit(normalise_stroke(big), BOX * SUPER)
-    h, w = big.shape
-    # Pad to a multiple of SUPER so the area-average lands on whole pixels.
-    ph, pw = -h % SUPER, -w % SUPER
-    big = cv2.copyMakeBorder(
-        big, ph // 2, ph - ph // 2, pw // 2, pw - pw // 2, cv2.BORDER_CONSTANT, value=0
-    )
-    small = cv2.resize(
-        big, (big.shape[1] // SUPER, big.shape[0] // SUPER), interpolation=cv2.INTER_AREA
-    )
-    sh, sw = small.shape
-    total = float(small.sum())
-    rows, cols = np.arange(sh, dtype=np.float32), np.arange(sw, dtype=np.float32)
-    cy = float((small.sum(axis=1) * rows).sum() / total)
-    cx = float((small.sum(axis=0) * cols).sum() / total)
-    # Offsets that put the centre of mass at CENTRE, clamped so the box stays inside.
-    ty = float(np.clip(CENTRE - cy, 0, IMAGE_SIZE - sh))
-    tx = float(np.clip(CENTRE - cx, 0, IMAGE_SIZE - sw))
-    shift = np.float32([[1, 0, tx], [0, 1, ty]])
-    out = cv2.warpAffine(
-        small,
-        shift,
-        (IMAGE_SIZE, IMAGE_SIZE),
-        flags=cv2.INTER_LINEAR,
-        borderMode=cv2.BORDER_CONSTANT,
-        borderValue=0,
-    )
-    return np.clip(out * 255.0 + 0.5, 0, 255).astype(np.uint8)
+    return frame_ink(ink, normalise_thickness=normalise_thickness)

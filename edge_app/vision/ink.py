@@ -93,17 +93,24 @@ def contrast(gray: np.ndarray, paper: np.ndarray) -> np.ndarray:
     return (255 - np.minimum(np.rint(ratio), 255)).astype(np.uint8)
 
 
-def paper_contrast(gray: np.ndarray) -> np.ndarray:
-    """How much darker each pixel is than the brightest paper nearby: uint8, 255 = black.
-
-    The paper is a closing (max then min filter) on a small copy with a kernel a fifth of the
-    image wide, which erases every stroke but follows gradients and large shadows.
-    """
-    height, width = gray.shape
-    small = _small(gray)
+def wide_paper(small: np.ndarray) -> np.ndarray:
+    """The paper under a small copy of an image: a closing (max then min filter) with a kernel a
+    fifth of it wide, which erases every stroke but follows gradients and large shadows."""
     k = max(3, int(round(BACKGROUND_KERNEL_FRACTION * max(small.shape))) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
-    paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_REPLICATE)
+    return cv2.morphologyEx(small, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_REPLICATE)
+
+
+def small_copy(gray: np.ndarray) -> np.ndarray:
+    """The image reduced to BACKGROUND_SIDE (the paper is estimated at that size)."""
+    return _small(gray)
+
+
+def paper_contrast(gray: np.ndarray) -> np.ndarray:
+    """How much darker each pixel is than the brightest paper nearby: uint8, 255 = black
+    (the paper: :func:`wide_paper` of a small copy, scaled back up)."""
+    height, width = gray.shape
+    paper = wide_paper(_small(gray))
     paper = cv2.resize(paper, (width, height), interpolation=cv2.INTER_LINEAR_EXACT)
     return contrast(gray, paper)
 
@@ -122,19 +129,21 @@ def stroke_kernel(stroke: float) -> int:
     return max(5, int(round(3.0 * stroke + 1)) | 1)
 
 
-def stroke_ink(gray: np.ndarray, stroke: float) -> Ink:
+def stroke_ink(gray: np.ndarray, stroke: float, paper: np.ndarray | None = None) -> Ink:
     """Ink as strokes about ``stroke`` px wide, against the paper a few strokes around them.
 
     Args:
         gray: (h, w) uint8 working image, dark ink on light paper.
         stroke: the expected stroke width in this image's pixels.
+        paper: that local paper if already known (a closing of about :func:`stroke_kernel`).
 
     Returns:
         The :class:`Ink` (possibly none).
     """
     k = stroke_kernel(stroke)
-    kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
-    paper = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_REPLICATE)
+    if paper is None:
+        kernel = cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
+        paper = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_REPLICATE)
     paper = np.maximum(paper, 1)
     strength = contrast(gray, paper)
     # Most pixels are paper: the median strength is the paper's own texture and noise.

@@ -109,14 +109,15 @@ class Line:
         return float(heights[mid] if len(heights) % 2 else (heights[mid - 1] + heights[mid]) / 2)
 
     def course(self) -> tuple[float, float]:
-        """(slope, intercept) of the centres of its last few clusters (a curve bends)."""
+        """(slope, intercept) of the centres of its last few clusters (a curve bends): a
+        least-squares line through at most four points, in plain arithmetic."""
         tail = self.items[-4:]
-        if len(tail) < 2:
-            return 0.0, tail[0].cy
-        xs = np.array([p.cx for p in tail])
-        ys = np.array([p.cy for p in tail])
-        slope = float(np.polyfit(xs, ys, 1)[0]) if np.ptp(xs) > 0 else 0.0
-        return slope, float(ys.mean() - slope * xs.mean())
+        n = len(tail)
+        mx = sum(p.cx for p in tail) / n
+        my = sum(p.cy for p in tail) / n
+        sxx = sum((p.cx - mx) ** 2 for p in tail)
+        slope = sum((p.cx - mx) * (p.cy - my) for p in tail) / sxx if sxx > 1e-9 else 0.0
+        return slope, my - slope * mx
 
     def y_at(self, x: float) -> float:
         slope, intercept = self.course()

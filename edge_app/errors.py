@@ -21,3 +21,7 @@ class RuntimeNotFoundError(DigitLiteError):
 
 class ImageError(DigitLiteError):
     """An image that cannot be read: missing, empty, truncated, not an image, absurd size."""
+
+
+class CropFolderError(DigitLiteError):
+    """A folder of saved digits that cannot be written, or is not laid out one folder per digit."""

@@ -38,6 +38,9 @@ class TrainConfig:
         vision_photos: synthetic photos whose vision crops join the training data, which
             makes a vision model (12 classes: digits, none, cut; see trainer.vision_data);
             0 trains a plain 10-digit classifier on MNIST alone.
+        ensemble: 0 trains each of ``archs`` on its own; N >= 2 trains N members (seeds
+            ``seed``, ``seed + 1``, ...; ``archs`` in turn) and makes ``model.keras`` the model
+            that averages their probabilities (see :mod:`trainer.ensemble`).
     """
 
     out: Path = Path("runs/latest")
@@ -57,6 +60,7 @@ class TrainConfig:
     augment: bool | None = None
     deterministic: bool = False
     vision_photos: int = 3000
+    ensemble: int = 0
 
     def __post_init__(self) -> None:
         unknown = [a for a in self.archs if a not in ARCHITECTURES]
@@ -72,6 +76,8 @@ class TrainConfig:
                 raise ConfigError(f"{name.replace('_', '-')} must be at least 1")
         if self.limit is not None and self.limit < 20:
             raise ConfigError("limit must be at least 20 images")
+        if self.ensemble == 1 or self.ensemble < 0:
+            raise ConfigError("ensemble must be 0 (none) or at least 2 members")
         if self.vision_photos < 0:
             raise ConfigError("vision-photos must be 0 (MNIST only) or more")
         if not 0.0 < self.val_fraction < 0.5:

@@ -138,15 +138,29 @@ ARCHITECTURES: dict[str, ArchSpec] = {
 }
 
 
+def all_layers(model: keras.Model) -> list[Any]:
+    """Every layer of ``model``, those of nested models (an ensemble's members) included."""
+    import keras
+
+    out = []
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            out += all_layers(layer)
+        else:
+            out.append(layer)
+    return out
+
+
 def count_macs(model: keras.Model) -> int:
-    """Multiply-accumulates of one inference, counted from Conv2D, DepthwiseConv2D and Dense.
+    """Multiply-accumulates of one inference, counted from Conv2D, DepthwiseConv2D and Dense
+    (inside nested models too: an ensemble costs the sum of its members).
 
     Rescaling, batch norm (folded at conversion), activations and pooling are not counted.
     """
     from keras import layers
 
     total = 0
-    for layer in model.layers:
+    for layer in all_layers(model):
         if isinstance(layer, layers.DepthwiseConv2D):
             _, h, w, c = layer.output.shape
             kh, kw = layer.kernel_size

@@ -4,8 +4,8 @@ Run directory layout::
 
     run.json            config, package versions, data source + checksums, seed, status
     metrics.json        the primary model's metrics at top level, every model under "models"
-    model.keras         the primary architecture's trained model
-    models/<arch>.keras the other architectures of a --compare run
+    model.keras         the primary architecture's trained model (an --ensemble run: the ensemble)
+    models/<arch>.keras the other architectures of a --compare run (members: member<i>-<arch>)
     eda_*.png           data exploration figures
     <arch>_curves.png, <arch>_confusion.png, <arch>_misclassified.png
     report.md           all of the above for people
@@ -86,17 +86,22 @@ def _run_record(config: TrainConfig, mnist: Mnist, n_train: int, n_val: int) -> 
 
 
 def _evaluate_and_draw(
-    result: Any, mnist: Mnist, out: Path, config: TrainConfig, vision: VisionSets | None
+    result: Any,
+    mnist: Mnist,
+    out: Path,
+    config: TrainConfig,
+    vision: VisionSets | None,
+    name: str | None = None,
 ) -> dict:
     from trainer.evaluate import evaluate_model
     from trainer.plots import confusion_heatmap, misclassified_gallery, training_curves
 
-    arch, model = result.arch, result.model
+    model, spec = result.model, ARCHITECTURES[result.arch]
+    arch = name or result.arch  # the figures' and the report's name for it
     metrics = evaluate_model(
         model, mnist.x_test, mnist.y_test, vision.test if vision is not None else None
     )
     pred, probs = metrics.pop("_pred"), metrics.pop("_probs")
-    spec = ARCHITECTURES[arch]
     figures = {
         "curves": training_curves(result.history, out / f"{arch}_curves.png", arch).name,
         "confusion": confusion_heatmap(
@@ -113,7 +118,7 @@ def _evaluate_and_draw(
             f"{arch} (vision test crops)", metrics["classes"],
         ).name  # fmt: skip
     metrics.update(
-        arch=arch,
+        arch=result.arch,
         description=spec.description,
         augment=spec.augment if config.augment is None else config.augment,
         epochs=len(result.history.get("loss", [])),
@@ -124,6 +129,13 @@ def _evaluate_and_draw(
         figures=figures,
     )
     return metrics
+
+
+def load_trained(path: Path) -> Any:
+    """A saved model read back as the converter reads it (safe mode, uncompiled)."""
+    import keras
+
+    return keras.saving.load_model(path, compile=False, safe_mode=True)
 
 
 def _inference_copy(arch: str, model: Any) -> Any:
@@ -166,6 +178,10 @@ def run(config: TrainConfig, verbose: int = 1) -> RunSummary:
         )
     classes = len(VISION_LABELS) if vision is not None else len(LABELS)
     record = _run_record(config, mnist, len(splits[1]), len(splits[3]))
+    if config.ensemble:
+        from trainer.ensemble import ensemble_arch
+
+        record["arch"] = ensemble_arch(config)  # what the converter's contracts call it
     if vision is not None:
         record["data"]["vision"] = {
             "photos": config.vision_photos,
@@ -183,30 +199,43 @@ def run(config: TrainConfig, verbose: int = 1) -> RunSummary:
 
         eda = run_eda(mnist, out, config.seed)
 
+    from trainer.ensemble import ENSEMBLE, training_jobs
     from trainer.train import train_arch
 
     models: dict[str, dict[str, Any]] = {}
     model_paths: dict[str, Path] = {}
-    for arch in config.archs:
+    members: list[tuple[str, Any]] = []
+    for job in training_jobs(config):
         result = train_arch(
-            arch, splits, config, out / "checkpoints" / arch, verbose=verbose, classes=classes
-        )
-        if arch == config.primary:
+            job.arch, splits, job.config, out / "checkpoints" / job.name, verbose=verbose,
+            classes=classes,
+        )  # fmt: skip
+        if job.primary:
             path = out / "model.keras"
         else:
             (out / "models").mkdir(exist_ok=True)
-            path = out / "models" / f"{arch}.keras"
-        save_model(_inference_copy(arch, result.model), path)
-        model_paths[arch] = path
-        metrics = _evaluate_and_draw(result, mnist, out, config, vision)
+            path = out / "models" / f"{job.name}.keras"
+        clean = _inference_copy(job.arch, result.model)
+        save_model(clean, path)
+        members.append((job.name, clean))
+        model_paths[job.name] = path
+        metrics = _evaluate_and_draw(result, mnist, out, config, vision, job.name)
         metrics["model_file"] = str(path.relative_to(out))
         metrics["size_bytes"] = path.stat().st_size
-        models[arch] = metrics
+        models[job.name] = metrics
+    primary_name = config.primary
+    if config.ensemble:
+        from trainer.ensemble import build_ensemble, evaluate_ensemble
+
+        path = save_model(build_ensemble(members), out / "model.keras")
+        model_paths[ENSEMBLE] = path
+        models[ENSEMBLE] = evaluate_ensemble(load_trained(path), models, mnist, vision, out, path)
+        primary_name = ENSEMBLE
 
     from trainer.report import comparison_rows, render_report
 
     rows = comparison_rows(models)
-    primary = dict(models[config.primary])
+    primary = dict(models[primary_name])
     primary["models"] = {a: {k: v for k, v in m.items()} for a, m in models.items()}
     primary["comparison"] = rows
     write_json(out / "metrics.json", primary)
@@ -214,4 +243,4 @@ def run(config: TrainConfig, verbose: int = 1) -> RunSummary:
     write_json(out / "run.json", record)
     report = write_text(out / "report.md", render_report(record, primary, eda))
     log.info("report written to %s", report)
-    return RunSummary(out, model_paths[config.primary], report, rows)
+    return RunSummary(out, model_paths[primary_name], report, rows)

@@ -14,6 +14,7 @@ COMPARISON_COLUMNS = (
     ("params", "params", "{:,}"),
     ("macs", "MACs", "{:,}"),
     ("size_kb", "size KB", "{:.0f}"),
+    ("keras_ms", "keras ms", "{:.2f}"),
     ("epochs", "epochs", "{}"),
     ("training_seconds", "train s", "{:.0f}"),
 )
@@ -34,6 +35,7 @@ def comparison_rows(models: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
                 "params": m["params"],
                 "macs": m["macs"],
                 "size_kb": m["size_bytes"] / 1024,
+                "keras_ms": m.get("keras_latency_ms"),
                 "epochs": m["epochs"],
                 "training_seconds": m["training_seconds"],
             }
@@ -43,7 +45,11 @@ def comparison_rows(models: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
 
 def _cells(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     header = [title for _, title, _ in COMPARISON_COLUMNS]
-    body = [[fmt.format(row[key]) for key, _, fmt in COMPARISON_COLUMNS] for row in rows]
+    body = [
+        [fmt.format(row[key]) if row.get(key) is not None else "-" for key, _, fmt in
+         COMPARISON_COLUMNS]
+        for row in rows
+    ]  # fmt: skip
     return header, body
 
 
@@ -124,6 +130,9 @@ def render_report(run: dict[str, Any], metrics: dict[str, Any], eda: dict[str, A
     lines += ["## Comparison", "", markdown_table(metrics["comparison"]), ""]
     for arch, m in metrics["models"].items():
         figs = m["figures"]
+        if m.get("kind") == "ensemble":
+            lines += _ensemble_section(arch, m, arch == primary, metrics["models"])
+            continue
         lines += [
             f"## {arch}" + (" (primary)" if arch == primary else ""),
             "",
@@ -144,6 +153,34 @@ def render_report(run: dict[str, Any], metrics: dict[str, Any], eda: dict[str, A
         ]
         lines += _vision_section(arch, m)
     return "\n".join(lines)
+
+
+def _ensemble_section(
+    name: str, m: dict[str, Any], primary: bool, models: dict[str, dict[str, Any]]
+) -> list[str]:
+    """An ensemble: what it reaches against its members, and what it costs."""
+    members = [models[k] for k in m["members"] if k in models]
+    one = members[0] if members else m
+    figs = m["figures"]
+    lines = [
+        f"## {name}" + (" (primary)" if primary else ""),
+        "",
+        f"{m['description']}: one Keras model (`{m['model_file']}`), raw pixels in, the "
+        f"members' averaged probabilities out. Test accuracy **{m['accuracy']:.2%}** "
+        f"({m['errors']} errors) against {m['best_member_accuracy']:.2%} for its best member. "
+        f"Cost: {m['params']:,} parameters and {m['macs']:,} MACs "
+        f"({m['macs'] / max(1, one['macs']):.1f}x the first member's), Keras `model(x)` on one "
+        f"image {m['keras_latency_ms']:.2f} ms ({one['keras_latency_ms']:.2f} ms for one "
+        "member); the int8 size and latency are in the converter's and the benchmark's reports.",
+        "",
+        f"![{name} confusion matrix]({figs['confusion']})",
+        "",
+        _per_class_table(m),
+        "",
+        f"![{name} misclassified digits]({figs['misclassified']})",
+        "",
+    ]
+    return lines + _vision_section(name, m)
 
 
 def _vision_section(arch: str, m: dict[str, Any]) -> list[str]:

@@ -13,6 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from edge_app.cliparts import HelpFormatter, positive_int
 from edge_app.errors import DigitLiteError
@@ -41,29 +42,100 @@ def _arch_list(parser: argparse.ArgumentParser, flag: str, text: str) -> tuple[s
     return names
 
 
+def _members(text: str) -> int:
+    """argparse type for --ensemble: 0 (none) or at least 2 members."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value == 1 or value < 0:
+        raise argparse.ArgumentTypeError(f"{value}: an ensemble has at least 2 members (0: none)")
+    return value
+
+
+def _share(text: str) -> float:
+    """argparse type: a share strictly between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"{value} is not between 0 and 1")
+    return value
+
+
+EXAMPLES = """examples:
+  digits-train                                  train edge-cnn (12 classes) into runs/latest
+  digits-train --compare mlp,seed-cnn,edge-cnn  compare architectures
+  digits-train --ensemble 3 --out runs/ens3     3 members averaged as one model.keras
+  digits-train --finetune runs/latest --extra-data my-digits/
+                                                adapt to your handwriting -> runs/latest-tuned
+"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``digits-train`` argument parser."""
+    from trainer.finetune import FinetuneConfig
+
     defaults = TrainConfig()
+    tune = FinetuneConfig(Path("."), (Path("."),), Path("."))
     parser = argparse.ArgumentParser(
         prog="digits-train",
         description="Explore MNIST, train digit classifiers, evaluate them and write a report.",
         formatter_class=HelpFormatter,
-        epilog="Architectures: "
+        epilog=EXAMPLES
+        + "\nArchitectures: "
         + "; ".join(f"{n} ({s.description})" for n, s in ARCHITECTURES.items())
-        + ". MNIST is looked for in --data-dir, $DIGITS_DATA_DIR, the Keras cache, then "
+        + ".\nMNIST is looked for in --data-dir, $DIGITS_DATA_DIR, the Keras cache, then "
         "downloaded.",
     )
-    parser.add_argument("--out", type=Path, default=defaults.out, help="run directory")
     parser.add_argument(
-        "--arch", default=DEFAULT_ARCH, help=f"architecture: {', '.join(ARCHITECTURES)}"
-    )
+        "--out", type=Path,
+        help=f"run directory (default: {defaults.out}; RUN_DIR-tuned with --finetune)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--arch", default=DEFAULT_ARCH,
+        help=f"architecture: {', '.join(ARCHITECTURES)} (with --ensemble: a list, taken by "
+        "the members in turn)",
+    )  # fmt: skip
     parser.add_argument(
         "--compare",
         metavar="A,B,...",
         help="train several architectures and compare them; the first (or --arch if listed) "
         "becomes model.keras",
     )
-    parser.add_argument("--epochs", type=positive_int, default=defaults.epochs, help="max epochs")
+    parser.add_argument(
+        "--ensemble", type=_members, default=0, metavar="N",
+        help="train N members (seeds SEED, SEED+1, ...) and make model.keras their average",
+    )  # fmt: skip
+    tuning = parser.add_argument_group("fine-tuning on your own digits")
+    tuning.add_argument(
+        "--finetune", type=Path, metavar="RUN_DIR",
+        help="start from this run's model.keras and train briefly on --extra-data mixed with "
+        "MNIST; writes a new run directory",
+    )  # fmt: skip
+    tuning.add_argument(
+        "--extra-data", type=Path, nargs="+", metavar="DIR",
+        help="your digits: folders holding one folder per digit (0..9; none, cut for a "
+        "12-class model), as digits-predict --save-crops writes them",
+    )  # fmt: skip
+    tuning.add_argument(
+        "--holdout", type=_share, default=tune.holdout, metavar="SHARE",
+        help="share of each digit of yours held out to measure on (split by --seed)",
+    )  # fmt: skip
+    tuning.add_argument(
+        "--mnist-images", type=int, default=tune.mnist_images, metavar="N",
+        help="MNIST training images mixed in, so MNIST is not forgotten",
+    )  # fmt: skip
+    tuning.add_argument(
+        "--vision-images", type=int, default=tune.vision_images, metavar="N",
+        help="at most N of the source run's vision crops mixed in (12-class models), so "
+        "'none' and 'cut' are not forgotten; 0: none",
+    )  # fmt: skip
+    parser.add_argument(
+        "--epochs", type=positive_int,
+        help=f"max epochs (default: {defaults.epochs}; {tune.epochs} with --finetune)",
+    )  # fmt: skip
     parser.add_argument(
         "--batch-size", type=positive_int, default=defaults.batch_size, help="images per step"
     )
@@ -89,10 +161,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--no-eda", action="store_true", help="skip the data-exploration figures")
     parser.add_argument(
-        "--vision-photos", type=int, default=defaults.vision_photos, metavar="N",
+        "--vision-photos", type=int, metavar="N",
         help="synthetic photos whose vision crops join MNIST in training: the model learns to "
         "read what the vision step hands it and to say 'not a digit' (12 classes); 0 trains a "
-        "plain 10-digit classifier on MNIST alone",
+        f"plain 10-digit classifier on MNIST alone (default: {defaults.vision_photos})",
     )  # fmt: skip
     augment = parser.add_mutually_exclusive_group()
     augment.add_argument(
@@ -103,8 +175,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-augment", dest="augment", action="store_const", const=False, help="never augment"
     )
     parser.add_argument(
-        "--learning-rate", type=float, default=defaults.learning_rate, help="peak learning rate"
-    )
+        "--learning-rate", type=float,
+        help=f"peak learning rate (default: {defaults.learning_rate}; {tune.learning_rate} "
+        "with --finetune)",
+    )  # fmt: skip
     parser.add_argument(
         "--patience", type=positive_int, default=defaults.patience,
         help="early stopping: epochs without a better validation loss (second half only)",
@@ -117,11 +191,57 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def finetune_config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Any:
+    """Turn parsed flags into a :class:`~trainer.finetune.FinetuneConfig` (``--finetune``)."""
+    from trainer.finetune import FinetuneConfig
+
+    if not args.extra_data:
+        parser.error("--finetune needs --extra-data DIR [DIR ...] (your digits)")
+    conflicts = {
+        "--compare": args.compare, "--ensemble": args.ensemble, "--resume": args.resume,
+        "--limit": args.limit, "--vision-photos": args.vision_photos is not None,
+        "--arch": args.arch != DEFAULT_ARCH, "--deterministic": args.deterministic,
+    }  # fmt: skip
+    for flag, given in conflicts.items():
+        if given:
+            parser.error(f"{flag} cannot be used with --finetune (the source run decides it)")
+    for flag, value in (
+        ("--mnist-images", args.mnist_images),
+        ("--vision-images", args.vision_images),
+    ):
+        if value < 0:
+            parser.error(f"argument {flag}: must be 0 or more")
+    source = args.finetune.expanduser()
+    defaults = FinetuneConfig(source, tuple(args.extra_data), source)
+    out = args.out if args.out is not None else source.with_name(source.name + "-tuned")
+    return FinetuneConfig(
+        source=source,
+        extra=tuple(p.expanduser() for p in args.extra_data),
+        out=out,
+        epochs=args.epochs or defaults.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate or defaults.learning_rate,
+        holdout=args.holdout,
+        seed=args.seed,
+        mnist_images=args.mnist_images,
+        vision_images=args.vision_images,
+        augment=defaults.augment if args.augment is None else args.augment,
+        data_dir=args.data_dir.expanduser().resolve() if args.data_dir else None,
+        download=not args.no_download,
+    )
+
+
 def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> TrainConfig:
     """Turn parsed flags into a :class:`TrainConfig` (rejecting impossible combinations)."""
+    if args.extra_data:
+        parser.error("--extra-data needs --finetune RUN_DIR (the model to start from)")
     arch = _arch_list(parser, "--arch", args.arch)
-    if len(arch) != 1:
+    if args.ensemble and args.compare:
+        parser.error("--ensemble and --compare do not mix; list the members' architectures "
+                     "in --arch")  # fmt: skip
+    if len(arch) != 1 and not args.ensemble:
         parser.error("argument --arch: give one architecture; use --compare for several")
+    defaults = TrainConfig()
     archs = arch
     if args.compare:
         archs = _arch_list(parser, "--compare", args.compare)
@@ -130,28 +250,30 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) 
             parser.error(f"argument --arch: '{arch[0]}' is not in --compare {args.compare}")
         primary = arch[0] if arch[0] in archs else archs[0]
         archs = (primary, *(a for a in archs if a != primary))
+    out = args.out if args.out is not None else defaults.out
     if args.resume:
         from trainer.errors import OutputError
 
-        run_json = args.out / "run.json"
+        run_json = out / "run.json"
         if not run_json.is_file():
             raise OutputError(f"nothing to resume: {run_json} does not exist")
-        return TrainConfig.load(run_json, out=args.out, resume=True)
+        return TrainConfig.load(run_json, out=out, resume=True)
     return TrainConfig(
-        out=args.out,
+        out=out,
         archs=archs,
-        epochs=args.epochs,
+        epochs=args.epochs or defaults.epochs,
         batch_size=args.batch_size,
         limit=args.limit,
         seed=args.seed,
         data_dir=args.data_dir.expanduser().resolve() if args.data_dir else None,
         download=not args.no_download,
         eda=not args.no_eda,
-        learning_rate=args.learning_rate,
+        learning_rate=args.learning_rate or defaults.learning_rate,
         patience=args.patience,
         augment=args.augment,
         deterministic=args.deterministic,
-        vision_photos=args.vision_photos,
+        vision_photos=defaults.vision_photos if args.vision_photos is None else args.vision_photos,
+        ensemble=args.ensemble,
     )
 
 
@@ -166,16 +288,28 @@ def _configure_logging(args: argparse.Namespace) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "0" if args.verbose else "3")
 
 
+def _finetune(config: Any, verbose: int) -> int:
+    from trainer.finetune import run_finetune
+
+    summary = run_finetune(config, verbose=verbose)
+    print(summary.table)
+    print(f"model:  {summary.model_path}")
+    print(f"report: {summary.report_path}")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``digits-train``; returns the process exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
     _configure_logging(args)
+    verbose = 0 if args.quiet else 1 if sys.stderr.isatty() else 2
     try:
+        if args.finetune is not None:
+            return _finetune(finetune_config_from_args(parser, args), verbose)
         config = config_from_args(parser, args)
         from trainer.pipeline import run
 
-        verbose = 0 if args.quiet else 1 if sys.stderr.isatty() else 2
         summary = run(config, verbose=verbose)
     except DigitLiteError as exc:
         print(f"digits-train: error: {exc}", file=sys.stderr)

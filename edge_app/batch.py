@@ -27,6 +27,7 @@ from edge_app.errors import DigitLiteError
 
 if TYPE_CHECKING:
     from edge_app.cli import PredictConfig
+    from edge_app.collect import CropSaver
     from edge_app.reader import DigitReader, Reading
 
 log = logging.getLogger(__name__)
@@ -45,13 +46,15 @@ class WorkerError(DigitLiteError):
 
 
 class _Worker:
-    """The state of one worker process: its reader, built by :func:`_start_worker`.
+    """The state of one worker process: its reader (and crop saver), built by
+    :func:`_start_worker`.
 
     A process pool's initializer can hand state to later tasks only through the worker
     process's globals; this class is that one global, and exists only in worker processes.
     """
 
     reader: DigitReader | None = None
+    saver: CropSaver | None = None
 
 
 def _start_worker(config: PredictConfig, log_level: int) -> None:
@@ -62,16 +65,17 @@ def _start_worker(config: PredictConfig, log_level: int) -> None:
         format="digits-predict[worker %(process)d]: %(levelname)s: %(message)s",
         force=True,
     )
-    from edge_app.cli import load_reader
+    from edge_app.cli import load_reader, load_saver
 
     _Worker.reader = load_reader(config)
+    _Worker.saver = load_saver(config, _Worker.reader)
 
 
 def _read_chunk(paths: list[Path]) -> list[tuple[Path, Reading | DigitLiteError]]:
     from edge_app.cli import read_images
 
     assert _Worker.reader is not None, "worker started without its reader"
-    return list(read_images(_Worker.reader, paths))
+    return list(read_images(_Worker.reader, paths, _Worker.saver))
 
 
 def chunk_size(files: int, workers: int) -> int:

@@ -21,6 +21,7 @@ from edge_app.errors import DigitLiteError
 from edge_app.process import DEFAULT_THREADS, configure_threads, quiet_native_output
 
 if TYPE_CHECKING:
+    from edge_app.collect import CropSaver
     from edge_app.reader import DigitReader, Reading
 
 log = logging.getLogger(__name__)
@@ -35,6 +36,9 @@ examples:
   digits-predict form.jpg --model runs/latest/model_float32.tflite --runtime tensorflow
   digits-predict blurry.jpg --min-confidence 0.8 -v
   digits-predict archive/*.jpg --json --workers 2    two processes, output still in input order
+  digits-predict forms/*.jpg --save-crops my-digits   collect your handwriting: every digit read
+                                            goes to my-digits/<digit>/; move wrong ones to
+                                            the right folder, then digits-train --finetune
 
 output:
   human    PATH: 90210  (5 digits, 2.1 ms)     lines of text are separated by a space
@@ -59,6 +63,7 @@ class PredictConfig:
     runtime: str | None = None  # None: first installed
     threads: int = DEFAULT_THREADS
     workers: int = 1  # processes reading files in parallel (edge_app.batch)
+    save_crops: Path | None = None  # save every digit read here (edge_app.collect)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -111,6 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="read files in N processes, each with its own model (for many files; results "
         "stay in input order)",
     )
+    parser.add_argument(
+        "--save-crops",
+        type=Path,
+        metavar="DIR",
+        help="save every digit read as DIR/<digit>/<id>.png (the crop) and <id>.mnist.png (what "
+        "the model saw), with DIR/manifest.csv; correct a wrong one by moving it",
+    )
     verbosity = parser.add_mutually_exclusive_group()
     verbosity.add_argument(
         "-v", "--verbose", action="store_true", help="log details (per-digit confidences)"
@@ -138,6 +150,7 @@ def parse_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> P
         runtime=args.runtime,
         threads=args.threads,
         workers=args.workers,
+        save_crops=args.save_crops,
     )
 
 
@@ -172,13 +185,28 @@ def load_reader(config: PredictConfig) -> DigitReader:
     return DigitReader(classifier, min_confidence=config.min_confidence)
 
 
+def load_saver(config: PredictConfig, reader: DigitReader) -> CropSaver | None:
+    """The :class:`~edge_app.collect.CropSaver` of ``--save-crops`` (None without it).
+
+    Raises:
+        CropFolderError: the folder cannot be created or written.
+    """
+    if config.save_crops is None:
+        return None
+    from edge_app.collect import CropSaver
+
+    model = getattr(reader.classifier, "model_path", None)
+    return CropSaver(config.save_crops, model=Path(model).name if model else "")
+
+
 def read_images(
-    reader: DigitReader, paths: Sequence[Path]
+    reader: DigitReader, paths: Sequence[Path], saver: CropSaver | None = None
 ) -> Iterator[tuple[Path, Reading | DigitLiteError]]:
     """Yield ``(path, Reading)`` or ``(path, DigitLiteError)`` for each image, in order.
 
     One bad file never stops the others: even an unexpected failure inside the vision step
-    becomes that file's error (with the traceback logged at debug level, ``-v``).
+    becomes that file's error (with the traceback logged at debug level, ``-v``). With a
+    ``saver``, every digit read is saved (:mod:`edge_app.collect`).
     """
     from edge_app.errors import ImageError
     from edge_app.imageio import load_image
@@ -186,7 +214,10 @@ def read_images(
     for path in paths:
         try:
             image = load_image(path)
-            yield path, reader.read(image)
+            reading = reader.read(image)
+            if saver is not None:
+                saver.save_reading(image, reading, str(path), reader.classifier)
+            yield path, reading
         except DigitLiteError as exc:
             yield path, exc
         except Exception as exc:  # a bug must not cost the user the other files' results
@@ -224,6 +255,7 @@ def predict(config: PredictConfig, out: TextIO) -> int:
         ModelError, RuntimeNotFoundError: the model or interpreter cannot be used.
     """
     reader = load_reader(config)
+    saver = load_saver(config, reader)  # an unwritable folder fails before any file is read
     runtime = getattr(reader.classifier, "runtime", "unknown")
     failed = 0
     if config.workers > 1 and len(config.images) > 1:
@@ -232,7 +264,7 @@ def predict(config: PredictConfig, out: TextIO) -> int:
         workers = min(config.workers, len(config.images))
         results = read_images_parallel(config, config.images, workers)
     else:
-        results = read_images(reader, config.images)
+        results = read_images(reader, config.images, saver)
     for path, result in results:
         if isinstance(result, Exception):
             failed += 1

@@ -156,16 +156,17 @@ def model_inputs(
         image: the image that was read.
         detections: the reading's detections (``digit``, ``box``).
         classifier: picks between candidates that share a box (``predict_proba``, ``labels``).
-        propose: the vision step (default :func:`edge_app.vision.propose`; tests pass a fake).
+        propose: the vision step (default: the one :class:`~edge_app.reader.DigitReader` uses
+            by default, :func:`edge_app.vision.propose`; tests pass a fake).
 
     Returns:
         One pair per detection; ``exact`` is False when no candidate had the detection's box
         and the crop was framed anew (:func:`digit_input`).
     """
-    if propose is None:
-        from edge_app.vision import propose as vision_propose
+    if propose is None:  # the reader's own default, so both see the very same spans
+        from edge_app.reader import _default_propose
 
-        propose = vision_propose
+        propose = _default_propose()
     by_box: dict[tuple[int, ...], list[np.ndarray]] = {}
     for proposal in propose(image) if detections else ():
         for c in proposal.candidates:

@@ -15,7 +15,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from edge_app.app.config import CAMERA_SOURCES, IMAGE_SUFFIXES, MODES, VIDEO_SUFFIXES, AppConfig
+from edge_app.app.config import (
+    CAMERA_SOURCES,
+    DEFAULT_CROPS,
+    IMAGE_SUFFIXES,
+    MODES,
+    VIDEO_SUFFIXES,
+    AppConfig,
+)
 from edge_app.cliparts import HelpFormatter, positive_int, probability
 from edge_app.errors import DigitLiteError
 from edge_app.process import DEFAULT_THREADS, configure_threads
@@ -61,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="P",
         help="drop digits read with less confidence (default: the reader's)",
+    )
+    parser.add_argument(
+        "--save-crops",
+        type=Path,
+        default=DEFAULT_CROPS,
+        metavar="DIR",
+        help="where Save puts the digits read (DIR/<digit>/, for digits-train --finetune)",
     )
     parser.add_argument(
         "--screenshot",
@@ -116,6 +130,7 @@ def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> AppCon
         min_confidence=args.min_confidence,
         screenshot=args.screenshot,
         quit_after=args.quit_after,
+        save_crops=args.save_crops,
     )
 
 

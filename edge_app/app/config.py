@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from edge_app.process import DEFAULT_THREADS
@@ -15,6 +15,8 @@ MODES = ("camera", "draw", "image")
 CAMERA_SOURCES = ("camera", "kivy", "opencv", "picamera2")
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp", ".tif", ".tiff", ".pgm", ".ppm")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mkv", ".mov", ".webm", ".m4v", ".mjpg", ".mjpeg")
+#: where *Save* puts the digits read, unless ``--save-crops`` says otherwise
+DEFAULT_CROPS = Path("~/digitlite-crops")
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class AppConfig:
         screenshot: write a PNG of the window here just before quitting (needs ``quit_after``).
         quit_after: quit after this many seconds and print the final state as JSON on stdout.
         resolution: requested camera size ``(width, height)``.
+        save_crops: the folder *Save* writes the digits read into (:mod:`edge_app.collect`).
     """
 
     model: Path | None = None
@@ -43,6 +46,7 @@ class AppConfig:
     screenshot: Path | None = None
     quit_after: float | None = None
     resolution: tuple[int, int] = (640, 480)
+    save_crops: Path = field(default=DEFAULT_CROPS)
 
     @property
     def source_is_file(self) -> bool:

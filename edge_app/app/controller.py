@@ -33,6 +33,7 @@ from edge_app.app.meters import RunStats
 from edge_app.app.pipeline import CameraPipeline
 from edge_app.app.ports import Camera, JobRunner, Permissions, Screen, UiLoop
 from edge_app.app.presenter import Presenter, View
+from edge_app.app.saving import SaveAction
 from edge_app.app.sources import FrameSource, SourceError, make_source
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class AppController:
             :class:`~edge_app.app.pipeline.CameraPipeline`.
         permissions: Android's runtime permissions; None where there are none to ask.
         pictures_folder: ``last photo -> folder`` the file chooser opens in.
+        saving: what *Save* saves and where (default: into ``config.save_crops``).
     """
 
     def __init__(
@@ -77,6 +79,7 @@ class AppController:
         make_camera: Callable[..., Camera] = CameraPipeline,
         permissions: Permissions | None = None,
         pictures_folder: Callable[[Path | None], Path] = _default_pictures_folder,
+        saving: SaveAction | None = None,
     ) -> None:
         self.config = config
         self.book = book
@@ -88,6 +91,7 @@ class AppController:
         self._make_source, self._make_camera = make_source, make_camera
         self._permissions = permissions
         self._pictures_folder = pictures_folder
+        self.saving = saving or SaveAction(config.save_crops)
         self._wake = loop.trigger(self.on_frames)
         self._camera: Camera | None = None
         self._stopped_camera: Camera | None = None  # the next camera waits for its release
@@ -258,7 +262,11 @@ class AppController:
     def _analyse(self, image: Any) -> Any:
         """Analysis thread: read the digits with the model in use right now."""
         engine = self.engine
-        return None if engine is None else engine.reader.read(image)
+        if engine is None:
+            return None
+        reading = engine.reader.read(image)
+        self.saving.keep("camera", image, reading, "camera")
+        return reading
 
     def on_frames(self) -> None:
         """Camera frames are ready (the coalesced trigger: at most once per UI frame).
@@ -315,9 +323,11 @@ class AppController:
         def classify() -> tuple[Any, float]:
             image = drawing_to_digit(drawing)
             if image is None:
+                self.saving.forget("draw")  # a cleared canvas has nothing to save
                 return None, 0.0
             started = time.perf_counter()
             prediction = engine.classifier.classify(image)[0]
+            self.saving.keep("draw", image, prediction, "drawing")
             return prediction, (time.perf_counter() - started) * 1e3
 
         def done(result: tuple[Any, float]) -> None:
@@ -354,7 +364,9 @@ class AppController:
             from edge_app.imageio import load_image
 
             image = load_image(photo)
-            return make_preview(image), engine.reader.read(image)
+            reading = engine.reader.read(image)
+            self.saving.keep("image", image, reading, photo.name)
+            return make_preview(image), reading
 
         def done(result: tuple[Preview, Any]) -> None:
             preview, reading = result
@@ -364,11 +376,27 @@ class AppController:
             self._results += 1
 
         def failed(exc: BaseException) -> None:
+            self.saving.forget("image")
             self._screen.show_photo(None)
             self._apply(self.presenter.on_image_failed(str(exc)))
             self._results += 1
 
         self._submit("image", read, done, failed)
+
+    # ------------------------------------------------------------------ save
+    def save(self) -> None:
+        """*Save*: the digits read last in this mode go into the crop folder (off the UI
+        thread). In camera mode that is the last frame read: freeze first to choose it."""
+        mode, engine = self.presenter.mode, self.engine
+        classifier = None if engine is None else engine.classifier
+
+        def done(saved: Any) -> None:
+            self._apply(self.presenter.on_saved(saved))
+
+        def failed(exc: BaseException) -> None:
+            self._apply(self.presenter.on_save_failed(str(exc)))
+
+        self._submit("save", lambda: self.saving.save(mode, classifier), done, failed)
 
     # ------------------------------------------------------------------ permissions
     def _with_permission(

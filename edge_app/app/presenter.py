@@ -279,6 +279,21 @@ class Presenter:
         )
         return self.view()
 
+    def on_saved(self, saved: Any) -> View:
+        """*Save* finished (``Saved``: ``new``, ``already``, ``folder``): say where they went."""
+        if saved.new == 0 and saved.already == 0:
+            message = "nothing read here yet to save"
+        else:
+            noun = "digit" if saved.new == 1 else "digits"
+            again = f" ({saved.already} saved before)" if saved.already else ""
+            message = f"saved {saved.new} {noun} to {saved.folder}{again}"
+        self._set(message=message)
+        return self.view()
+
+    def on_save_failed(self, reason: str) -> View:
+        self._set(message=f"cannot save: {reason}")
+        return self.view()
+
     def on_image_failed(self, reason: str) -> View:
         self._set(number="", boxes=(), message=reason)
         return self.view()

@@ -218,6 +218,7 @@ CASES = [
     ("not_found", "get", "/static/nothing.js", {}),
     ("method_not_allowed", "get", "/v1/read", {}),
     ("method_not_allowed", "post", "/v1/model", {}),
+    ("saving_disabled", "post", "/v1/save", raw(PNG)),
     ("upload_too_large", "post", "/v1/read", raw(bytes(2_000_000), "image/png")),
     ("image_too_large", "post", "/v1/read", raw(png_bomb(30_000, 30_000))),
     ("image_too_large", "post", "/v1/classify", upload("b.png", png_bomb(5000, 5000))),
@@ -253,6 +254,7 @@ def test_bad_input_gets_its_4xx_and_the_server_keeps_serving(
 def test_every_error_code_is_exercised_by_a_test():
     tested_here = {case[0] for case in CASES}
     tested_below = {"unauthorized", "request_timeout", "busy", "timeout", "internal"}
+    tested_below |= {"save_failed"}  # tests/test_serve_save.py
     assert {kind.code for kind in ERRORS} == tested_here | tested_below
 
 

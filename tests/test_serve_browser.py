@@ -70,9 +70,14 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def server():
+def crops(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("served") / "crops"
+
+
+@pytest.fixture(scope="module")
+def server(crops):
     _require(models.model_path("int8").is_file(), "the shipped int8 model is not built")
-    with ServerProcess(["--min-confidence", "0.5"]) as running:
+    with ServerProcess(["--min-confidence", "0.5", "--save-crops", str(crops)]) as running:
         yield running
     assert "Traceback" not in running.log, running.log
 
@@ -133,6 +138,21 @@ def test_upload_a_photo_and_see_the_digits_boxed(browser, server, photo):
         canvas,
     )
     assert orange > 4 * 100, "expected a box around each digit"
+
+
+def test_save_the_photos_digits_for_fine_tuning(browser, server, photo, crops):
+    _open(browser, server)
+    assert "saving on" in browser.find_element("id", "model-info").text
+    browser.find_element("id", "photo-input").send_keys(str(photo))
+    result = browser.find_element("id", "photo-result")
+    _wait(browser, lambda d: result.get_attribute("data-digits") == WRITTEN)
+    button = browser.find_element("id", "photo-save")
+    _wait(browser, lambda d: button.is_displayed(), 5)
+    button.click()
+    status = browser.find_element("id", "photo-saved")
+    _wait(browser, lambda d: status.get_attribute("data-saved") is not None)
+    assert status.text == "saved 4 digits on the server"
+    assert sorted(p.parent.name for p in crops.glob("*/*.mnist.png")) == sorted(WRITTEN)
 
 
 def test_draw_a_seven_with_the_mouse(browser, server):

@@ -1,6 +1,7 @@
 """The ASGI app: ``create_app(config, reader_factory)``; routes parse, call the reader, shape JSON.
 
 * ``POST /v1/read``: an image -> the object ``digits-predict --json`` prints for a file;
+* ``POST /v1/save``: the same, and every digit read is filed under ``--save-crops DIR``;
 * ``POST /v1/classify``: one digit (an image of any size, or 28x28 pixels) -> the top 3 classes;
 * ``GET /v1/model``: the loaded model and its contract; ``GET /healthz``: liveness;
 * ``GET /``: the web page (upload, draw, camera), its assets from the package, nothing from a CDN;
@@ -33,7 +34,7 @@ from edge_app.serve.config import ServeConfig
 from edge_app.serve.engine import ReaderFactory, Readers, ThreadReaders, default_reader_factory
 from edge_app.serve.errors import ApiError
 from edge_app.serve.inputs import Upload
-from edge_app.serve.jobs import classify_job, read_job
+from edge_app.serve.jobs import classify_job, read_job, save_job
 from edge_app.serve.openapi import build_schema
 from edge_app.serve.uploads import media_type, receive_image, receive_json
 
@@ -158,6 +159,20 @@ def create_app(config: ServeConfig, reader_factory: ReaderFactory | None = None)
         headers = _timing(queue=queued_ms, decode=decode_ms, read=record["latency_ms"])
         return JSONResponse(record, headers=headers)
 
+    async def save(request: Request) -> Response:
+        if config.save_crops is None:
+            raise ApiError(
+                "saving_disabled",
+                "this server does not save digits; start digits-serve with --save-crops DIR",
+            )
+        until = deadline()
+        upload = await receive(lambda: receive_image(request, config.max_upload_bytes), until)
+        (record, decode_ms), queued_ms = await service.run(
+            save_job, (upload, config.max_pixels, config.save_crops), until
+        )
+        headers = _timing(queue=queued_ms, decode=decode_ms, read=record["latency_ms"])
+        return JSONResponse(record, headers=headers)
+
     async def classify(request: Request) -> Response:
         until = deadline()
         pixels: Any = None
@@ -180,7 +195,7 @@ def create_app(config: ServeConfig, reader_factory: ReaderFactory | None = None)
         return JSONResponse(result, headers=_timing(queue=queued_ms, work=result["latency_ms"]))
 
     async def model(request: Request) -> Response:
-        return JSONResponse(state["model"])
+        return JSONResponse({**state["model"], "save_crops": config.save_crops is not None})
 
     async def healthz(request: Request) -> Response:
         return JSONResponse(
@@ -241,6 +256,7 @@ def create_app(config: ServeConfig, reader_factory: ReaderFactory | None = None)
         Route("/openapi.json", openapi, methods=["GET"]),
         Route("/v1/read", read, methods=["POST"]),
         Route("/v1/classify", classify, methods=["POST"]),
+        Route("/v1/save", save, methods=["POST"]),
         Route("/v1/model", model, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC_DIR), name="static"),
     ]

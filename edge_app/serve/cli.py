@@ -41,6 +41,7 @@ examples:
 API (schema at /openapi.json):
   POST /v1/read       an image (multipart field 'image', or the raw body) -> digits + boxes
   POST /v1/classify   one digit (image of any size, or JSON {{"pixels": 28x28}}) -> top 3
+  POST /v1/save       like /v1/read, and files each digit under --save-crops DIR/<digit>/
   GET  /v1/model      the model's contract      GET /healthz   liveness (no token)
   curl -F image=@photo.jpg http://127.0.0.1:8000/v1/read
 
@@ -85,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=0.5,
         metavar="P",
         help="drop digits the model is less sure of than P, 0..1",
+    )
+    model.add_argument(
+        "--save-crops",
+        type=Path,
+        metavar="DIR",
+        help="let POST /v1/save (the page's Save button) file each digit read as "
+        "DIR/<digit>/<id>.png + .mnist.png, for digits-train --finetune (default: off)",
     )
     work = parser.add_argument_group("load and limits")
     work.add_argument(
@@ -195,6 +203,7 @@ def parse_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> S
         max_queue=args.max_queue,
         log_level="DEBUG" if args.verbose else "ERROR" if args.quiet else "INFO",
         access_log=args.verbose,
+        save_crops=args.save_crops.expanduser().resolve() if args.save_crops else None,
     )
 
 
@@ -231,6 +240,11 @@ def serve(config: ServeConfig) -> int:
 
     _check_tls(config)
     reader = load_reader(config)  # ModelError / RuntimeNotFoundError: one clear line
+    if config.save_crops is not None:
+        from edge_app.collect import CropSaver
+
+        CropSaver(config.save_crops)  # CropFolderError now, not on the first save
+        log.info("POST /v1/save files digits under %s", config.save_crops)
     sock = running.listen(config.host, config.port)
     config = replace(config, port=sock.getsockname()[1])  # port 0 asked for a free one
     if not _is_loopback(config.host) and not config.token:

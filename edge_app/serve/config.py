@@ -37,6 +37,7 @@ class ServeConfig:
         max_queue: requests waiting to be read (or being read) beyond this get 503.
         log_level: the ``logging`` level name, for worker processes to log like the parent.
         access_log: log one line per request.
+        save_crops: ``POST /v1/save`` files the digits it reads here (None: saving is off).
     """
 
     host: str = "127.0.0.1"
@@ -55,6 +56,7 @@ class ServeConfig:
     max_queue: int = 64
     log_level: str = "INFO"
     access_log: bool = False
+    save_crops: Path | None = None
 
     @property
     def scheme(self) -> str:
@@ -79,7 +81,7 @@ class ServeConfig:
         data = json.loads(text)
         known = {f.name for f in fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
-        for key in ("model", "tls_cert", "tls_key"):
+        for key in ("model", "tls_cert", "tls_key", "save_crops"):
             if values.get(key) is not None:
                 values[key] = Path(values[key])
         return cls(**values)

@@ -27,6 +27,7 @@ ERRORS: tuple[ErrorKind, ...] = (
     ErrorKind("missing_field", 400, "the multipart form or JSON object lacks the field needed"),
     ErrorKind("empty_upload", 400, "the image sent has 0 bytes"),
     ErrorKind("unauthorized", 401, "the server was started with --token; send the bearer token"),
+    ErrorKind("saving_disabled", 403, "the server was started without --save-crops DIR"),
     ErrorKind("not_found", 404, "no such path"),
     ErrorKind("method_not_allowed", 405, "the path exists but not for this HTTP method"),
     ErrorKind("request_timeout", 408, "the request body did not arrive within the timeout"),
@@ -37,6 +38,7 @@ ERRORS: tuple[ErrorKind, ...] = (
     ErrorKind("corrupt_image", 422, "a known image format, but truncated or corrupt"),
     ErrorKind("bad_digit", 422, "pixels or strokes that are not one 28x28 digit / a drawing"),
     ErrorKind("internal", 500, "a bug; logged by the server (no traceback is sent)"),
+    ErrorKind("save_failed", 507, "the --save-crops folder cannot be written (disk full?)"),
     ErrorKind("busy", 503, "more requests are queued than --max-queue; retry later"),
     ErrorKind("timeout", 503, "the request was not answered within --timeout; retry later"),
 )

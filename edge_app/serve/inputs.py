@@ -44,8 +44,6 @@ class Upload:
         return f"'{self.filename}'" if self.filename else "the body"
 
 
-_INK_LEVEL = 24  # a "digit" image whose strongest ink is fainter than this holds no digit
-
 # The first bytes of the formats people upload: a file that starts like one of these but does
 # not decode is a damaged image (cut off in transfer), not some other kind of file.
 _MAGIC = (
@@ -113,36 +111,20 @@ def decode_upload(upload: Upload, max_pixels: int) -> np.ndarray:
     return image
 
 
-def _gray(image: np.ndarray) -> np.ndarray:
-    if image.ndim == 2:
-        return image
-    import cv2
-
-    return cv2.cvtColor(image[..., :3], cv2.COLOR_BGR2GRAY)
-
-
 def digit_from_image(image: np.ndarray) -> np.ndarray:
-    """One digit's image -> the model's 28x28 input (white ink on black, MNIST framing).
-
-    The paper is whatever the border mostly is: a light border (a drawing, a scan) is inverted.
-    The paper level is subtracted so grain and tint do not count as ink. A 28x28 image is
-    taken as already framed (an MNIST sample); any other size is framed like MNIST.
+    """One digit's image -> the model's 28x28 input (:func:`edge_app.collect.digit_input`:
+    the border decides the paper, a 28x28 image is taken as framed, any other is framed like
+    MNIST).
 
     Raises:
         ApiError: ``bad_digit`` when the image holds no ink.
     """
-    gray = _gray(image).astype(np.int16)
-    border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
-    paper = int(np.median(border))
-    ink = (paper - gray) if paper > 127 else (gray - paper)
-    ink = np.clip(ink, 0, 255).astype(np.uint8)
-    if int(ink.max(initial=0)) < _INK_LEVEL:
-        raise ApiError("bad_digit", "the image holds no ink: it is blank")
-    if ink.shape == (IMAGE_SIZE, IMAGE_SIZE):
-        return ink
-    from edge_app.vision import frame_digit
+    from edge_app.collect import digit_input
 
-    return np.asarray(frame_digit(ink), dtype=np.uint8)
+    try:
+        return digit_input(image)
+    except ImageError as exc:
+        raise ApiError("bad_digit", str(exc)) from exc
 
 
 def digit_from_pixels(value: Any) -> np.ndarray:

@@ -8,9 +8,12 @@ process needs only what reading needs.
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
+from edge_app.errors import CropFolderError
 from edge_app.serve.engine import Reader
+from edge_app.serve.errors import ApiError
 from edge_app.serve.inputs import Upload, decode_upload, digit_from_image, digit_from_pixels
 
 TOP_K = 3
@@ -35,6 +38,37 @@ def read_job(reader: Reader, upload: Upload, max_pixels: int) -> tuple[dict[str,
         **reading.to_dict(),
         "runtime": runtime_of(reader),
         "size": [int(image.shape[1]), int(image.shape[0])],
+    }
+    return record, (decoded - start) * 1000.0
+
+
+def save_job(
+    reader: Reader, upload: Upload, max_pixels: int, folder: Path
+) -> tuple[dict[str, Any], float]:
+    """``POST /v1/save``: read as :func:`read_job` does, then file every digit read under
+    ``folder`` (:class:`edge_app.collect.CropSaver`). The record gains ``saved``."""
+    from edge_app.collect import CropSaver
+
+    start = time.perf_counter()
+    image = decode_upload(upload, max_pixels)
+    decoded = time.perf_counter()
+    reading = reader.read(image)
+    model = getattr(reader.classifier, "model_path", None)
+    try:
+        saver = CropSaver(folder, model=Path(model).name if model else "")
+        saved = saver.save_reading(image, reading, upload.filename or "upload", reader.classifier)
+    except CropFolderError as exc:
+        raise ApiError("save_failed", str(exc)) from exc
+    record = {
+        "path": upload.filename,
+        **reading.to_dict(),
+        "runtime": runtime_of(reader),
+        "size": [int(image.shape[1]), int(image.shape[0])],
+        "saved": {
+            "new": sum(s.new for s in saved),
+            "already": sum(not s.new for s in saved),
+            "files": [str(s.crop.relative_to(folder)) for s in saved],
+        },
     }
     return record, (decoded - start) * 1000.0
 

@@ -30,6 +30,7 @@ _IMAGE_ERRORS = (
 #: (path, method) -> the error codes that operation can answer (besides :data:`COMMON`)
 OPERATION_ERRORS: dict[tuple[str, str], tuple[str, ...]] = {
     ("/v1/read", "post"): ("unauthorized", *_IMAGE_ERRORS),
+    ("/v1/save", "post"): ("unauthorized", "saving_disabled", *_IMAGE_ERRORS, "save_failed"),
     ("/v1/classify", "post"): ("unauthorized", *_IMAGE_ERRORS, "bad_digit"),
     ("/v1/model", "get"): ("unauthorized",),
     ("/healthz", "get"): (),
@@ -121,6 +122,25 @@ _SCHEMAS: dict[str, Any] = {
             },
         },
     },
+    "Saved": {
+        "type": "object",
+        "description": "A `Reading`, plus what was saved.",
+        "allOf": [_ref("Reading")],
+        "properties": {
+            "saved": {
+                "type": "object",
+                "properties": {
+                    "new": {"type": "integer", "description": "digits written now"},
+                    "already": {"type": "integer", "description": "saved before: left as is"},
+                    "files": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "each digit's crop, relative to --save-crops DIR",
+                    },
+                },
+            }
+        },
+    },
     "Pixels": {
         "type": "object",
         "required": ["pixels"],
@@ -161,6 +181,7 @@ _SCHEMAS: dict[str, Any] = {
             "format": {"type": "string"},
             "runtime": {"type": "string"},
             "min_confidence": {"type": "number"},
+            "save_crops": {"type": "boolean", "description": "whether POST /v1/save works"},
             "file": {
                 "type": "object",
                 "properties": {
@@ -192,6 +213,7 @@ _SCHEMAS: dict[str, Any] = {
 #: (path, method) -> (description, schema) of its 200 answer
 _OK: dict[tuple[str, str], tuple[str, str]] = {
     ("/v1/read", "post"): ("digits read", "Reading"),
+    ("/v1/save", "post"): ("digits read and saved", "Saved"),
     ("/v1/classify", "post"): ("top three classes", "Classification"),
     ("/v1/model", "get"): ("model and contract", "Model"),
     ("/healthz", "get"): ("this worker is serving", "Health"),
@@ -206,6 +228,17 @@ def build_schema(version: str, *, token_required: bool) -> dict[str, Any]:
                 "summary": "Read the digits in a photo, scan or frame",
                 "description": "Send the image as the file field `image` of a multipart form, "
                 "or as the raw body. Answers what `digits-predict --json` prints.",
+                "requestBody": _image_body(),
+            }
+        },
+        "/v1/save": {
+            "post": {
+                "summary": "Read the digits in an image and file each one for fine-tuning",
+                "description": "Takes what `/v1/read` takes and answers the same, plus `saved`. "
+                "Every digit read is written under the server's `--save-crops DIR` as "
+                "`DIR/<digit>/<id>.png` (the crop) and `<id>.mnist.png` (the model's input), "
+                "with `DIR/manifest.csv`; move wrong ones to the right folder, then "
+                "`digits-train --finetune RUN --extra-data DIR`.",
                 "requestBody": _image_body(),
             }
         },

@@ -5,6 +5,7 @@ const $ = (id) => document.getElementById(id);
 const TOKEN_KEY = "digitlite-token";
 const MAX_SHOWN_SIDE = 1280; // photos are drawn at most this large (boxes scaled to match)
 const CAMERA_SIDE = 640; // camera frames are sent at this width, as a 640x480 camera gives
+const saving = { enabled: false, photo: null }; // the server's --save-crops; the photo shown
 
 // ---- API ------------------------------------------------------------------------------------
 
@@ -103,11 +104,49 @@ function setUpTabs() {
   });
 }
 
+// ---- saving (digits-serve --save-crops DIR) --------------------------------------------------
+
+// POST the image to /v1/save: the server reads it again and files every digit it reads under
+// DIR/<digit>/ for digits-train --finetune. Answers "saved 3 digits" or the error.
+async function saveImage(body, name, status) {
+  status.classList.remove("error");
+  status.textContent = "Saving\u2026";
+  const form = new FormData();
+  form.append("image", body, name);
+  try {
+    const answer = await api("/v1/save", { method: "POST", body: form });
+    const { new: fresh, already } = answer.saved;
+    const noun = fresh === 1 ? "digit" : "digits";
+    status.textContent =
+      `saved ${fresh} ${noun} on the server` + (already ? ` (${already} saved before)` : "");
+    status.dataset.saved = String(fresh);
+  } catch (err) {
+    showError(status, err);
+  }
+}
+
+function setUpSaving() {
+  $("photo-save").addEventListener("click", () => {
+    if (saving.photo) saveImage(saving.photo, saving.photo.name, $("photo-saved"));
+  });
+  $("camera-save").addEventListener("click", () => {
+    if (camera.lastBlob) saveImage(camera.lastBlob, "camera.jpg", $("camera-saved"));
+  });
+}
+
+function showSaveButtons() {
+  document.querySelector("#panel-photo .save-row").hidden = !saving.enabled || !saving.photo;
+  $("camera-save").hidden = !saving.enabled || !camera.stream;
+}
+
 // ---- photo ----------------------------------------------------------------------------------
 
 async function readPhoto(file) {
   const result = $("photo-result");
   const canvas = $("photo-canvas");
+  saving.photo = null;
+  $("photo-saved").textContent = "";
+  showSaveButtons();
   result.classList.remove("error");
   result.dataset.digits = "";
   result.textContent = `Reading ${file.name}\u2026`;
@@ -122,6 +161,8 @@ async function readPhoto(file) {
     return;
   }
   showDigits(result, reading.digits, reading.detections.length, reading.latency_ms);
+  saving.photo = reading.detections.length ? file : null;
+  showSaveButtons();
   try {
     // the server applied the EXIF orientation; so does createImageBitmap ("from-image")
     const bitmap = await createImageBitmap(file, { imageOrientation: "from-image" });
@@ -298,6 +339,7 @@ function showTop3(top) {
 const camera = {
   stream: null,
   frame: document.createElement("canvas"), // each frame is scaled into this before upload
+  lastBlob: null, // the last frame read, for "Save frame"
   frames: 0,
   since: 0,
 
@@ -330,6 +372,7 @@ const camera = {
     video.hidden = false;
     await video.play();
     $("camera-toggle").textContent = "Stop camera";
+    showSaveButtons();
     this.frames = 0;
     this.since = performance.now();
     this.loop();
@@ -345,6 +388,7 @@ const camera = {
     const boxes = $("camera-boxes");
     boxes.getContext("2d").clearRect(0, 0, boxes.width, boxes.height);
     $("camera-toggle").textContent = "Start camera";
+    showSaveButtons();
   },
 
   async loop() {
@@ -379,6 +423,7 @@ const camera = {
       return;
     }
     if (!this.stream) return;
+    this.lastBlob = blob;
     showDigits(result, reading.digits, reading.detections.length, reading.latency_ms);
     const boxes = $("camera-boxes");
     boxes.width = frame.width;
@@ -417,7 +462,10 @@ async function showModel() {
     const parts = [`${model.format} model`];
     if (accuracy) parts.push(`${(accuracy * 100).toFixed(2)}% on MNIST`);
     parts.push(model.runtime);
+    if (model.save_crops) parts.push("saving on");
     info.textContent = parts.join(" \u00b7 ");
+    saving.enabled = Boolean(model.save_crops);
+    showSaveButtons();
   } catch (err) {
     info.textContent = err.status === 401 ? "enter the access token below" : err.message;
   }
@@ -441,6 +489,7 @@ document.addEventListener("DOMContentLoaded", () => {
   setUpPhoto();
   pad.init();
   setUpCamera();
+  setUpSaving();
   setUpToken();
   showModel();
 });

@@ -40,6 +40,28 @@ def test_help_lists_flags_and_defaults(capsys):
                  "--data-dir", "--resume", "--no-eda", "-v", "-q"):  # fmt: skip
         assert flag in out
     assert "(default: 20)" in out and "edge-cnn" in out
+    for flag in ("--ensemble", "--finetune", "--extra-data", "--holdout", "--mnist-images"):
+        assert flag in out
+
+
+def test_finetune_flags_make_a_finetune_config(tmp_path):
+    parser = cli.build_parser()
+    args = parser.parse_args(["--finetune", str(tmp_path / "run"), "--extra-data", "a", "b",
+                              "--holdout", "0.5", "--seed", "3"])  # fmt: skip
+    config = cli.finetune_config_from_args(parser, args)
+    assert config.out == tmp_path / "run-tuned" and config.extra == (Path("a"), Path("b"))
+    assert (config.epochs, config.learning_rate, config.holdout, config.seed) == (5, 5e-4, 0.5, 3)
+    args = parser.parse_args(["--ensemble", "3", "--arch", "edge-cnn,mlp"])
+    train = cli.config_from_args(parser, args)
+    assert train.ensemble == 3 and train.archs == ("edge-cnn", "mlp") and train.epochs == 20
+
+
+def test_a_missing_finetune_run_is_one_line(tmp_path, capsys):
+    (tmp_path / "mine").mkdir()
+    code = cli.main(["--finetune", str(tmp_path / "nope"), "--extra-data", str(tmp_path / "mine")])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.out == ""
+    assert "give a run directory digits-train wrote" in _one_error_line(captured.err)
 
 
 def test_help_does_not_import_heavy_packages():
@@ -68,6 +90,21 @@ def test_help_does_not_import_heavy_packages():
         (["--epochs", "0"], "must be at least 1"),
         (["--batch-size", "many"], "is not a whole number"),
         (["--frobnicate"], "unrecognized arguments"),
+        (["--ensemble", "1"], "at least 2 members"),
+        (["--ensemble", "3", "--compare", "mlp,edge-cnn"], "do not mix"),
+        (["--ensemble", "2", "--arch", "mlp,edgecnn"], "did you mean 'edge-cnn'"),
+        (["--finetune", "runs/x"], "needs --extra-data"),
+        (["--extra-data", "mine"], "needs --finetune"),
+        (
+            ["--finetune", "runs/x", "--extra-data", "d", "--compare", "mlp,edge-cnn"],
+            "--compare cannot be used with --finetune",
+        ),
+        (
+            ["--finetune", "runs/x", "--extra-data", "d", "--vision-photos", "9"],
+            "--vision-photos cannot be used",
+        ),
+        (["--finetune", "runs/x", "--extra-data", "d", "--holdout", "1.5"], "not between 0 and 1"),
+        (["--finetune", "runs/x", "--extra-data", "d", "--mnist-images", "-1"], "0 or more"),
     ],
 )
 def test_bad_flags_exit_2_with_one_line(argv, expected, capsys):

@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     parser.add_argument(
         "--epochs", type=positive_int,
-        help=f"max epochs (default: {defaults.epochs}; {tune.epochs} with --finetune)",
+        help=f"max epochs; {tune.epochs} with --finetune (default: {defaults.epochs})",
     )  # fmt: skip
     parser.add_argument(
         "--batch-size", type=positive_int, default=defaults.batch_size, help="images per step"
@@ -176,8 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--learning-rate", type=float,
-        help=f"peak learning rate (default: {defaults.learning_rate}; {tune.learning_rate} "
-        "with --finetune)",
+        help=f"peak learning rate; {tune.learning_rate} with --finetune "
+        f"(default: {defaults.learning_rate})",
     )  # fmt: skip
     parser.add_argument(
         "--patience", type=positive_int, default=defaults.patience,

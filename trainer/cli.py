@@ -289,9 +289,15 @@ def _configure_logging(args: argparse.Namespace) -> None:
 
 
 def _finetune(config: Any, verbose: int) -> int:
+    from trainer.errors import TrainingInterrupted
     from trainer.finetune import run_finetune
 
-    summary = run_finetune(config, verbose=verbose)
+    try:
+        summary = run_finetune(config, verbose=verbose)
+    except KeyboardInterrupt as exc:  # a fine-tune is short: no checkpoints, just run it again
+        raise TrainingInterrupted(
+            f"interrupted; {config.out} may hold an incomplete fine-tune - run it again"
+        ) from exc
     print(summary.table)
     print(f"model:  {summary.model_path}")
     print(f"report: {summary.report_path}")

@@ -238,6 +238,51 @@ def _scores(model: Any, sets: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[
     return out
 
 
+def _public(scores: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Scores without their predictions (``_pred``), for JSON."""
+    return {k: {m: v for m, v in s.items() if not m.startswith("_")} for k, s in scores.items()}
+
+
+def _record(
+    config: FinetuneConfig,
+    out: Path,
+    model_path: Path,
+    run_dir: Path,
+    user: Any,
+    parts: tuple[Any, Any],
+    mnist: Any,
+    vision: Any,
+) -> dict[str, Any]:
+    """``run.json`` of a fine-tune: what the converter reads (``arch``, ``config.archs``) plus
+    where everything came from."""
+    source = _source_record(run_dir)
+    arch = _arch(source)
+    train, held = parts
+    return {
+        "status": "complete",
+        "kind": "finetune",
+        "arch": arch,
+        "run_dir": str(out),
+        "config": {**config.to_json(), "archs": [arch] if arch else []},
+        "source": {"model": str(model_path), "run": str(run_dir), "seed": source.get("seed")},
+        "data": {
+            "extra": {
+                "train": train.counts(),
+                "held_out": held.counts(),
+                "moved": user.moved,
+                "duplicates": user.duplicates,
+            },
+            "mnist": {
+                "source": mnist.source,
+                "official": mnist.official,
+                "images": int(min(config.mnist_images, len(mnist.y_train))),
+            },
+            "vision": None if vision is None else {"images": len(vision.y)},
+            "labels": list(user.labels),
+        },
+    }
+
+
 def run_finetune(config: FinetuneConfig, verbose: int = 1) -> FinetuneSummary:
     """Fine-tune ``config.source`` on ``config.extra`` into ``config.out``; see the module doc.
 
@@ -315,45 +360,19 @@ def run_finetune(config: FinetuneConfig, verbose: int = 1) -> FinetuneSummary:
 
     wrong = still_wrong(held, before["held_out"]["_pred"], after["held_out"]["_pred"])
     gallery = write_gallery(held, after["held_out"]["_pred"], wrong, out / "still_wrong.png")
-    source_record = _source_record(run_dir)
-    record = {
-        "status": "complete",
-        "kind": "finetune",
-        "arch": _arch(source_record),
-        "run_dir": str(out),
-        "config": {**config.to_json(), "archs": [a for a in [_arch(source_record)] if a]},
-        "source": {
-            "model": str(model_path),
-            "run": str(run_dir),
-            "seed": source_record.get("seed"),
-        },  # fmt: skip
-        "data": {
-            "extra": {
-                "train": train.counts(),
-                "held_out": held.counts(),
-                "moved": user.moved,
-                "duplicates": user.duplicates,
-                "repeat": int(repeat),
-            },
-            "mnist": {
-                "source": mnist.source,
-                "official": mnist.official,
-                "images": int(min(config.mnist_images, len(mnist.y_train))),
-            },
-            "vision": None if vision is None else {"images": len(vision.y), "from": vision_source},
-            "labels": list(labels),
-        },  # fmt: skip
-        "seconds": round(time.perf_counter() - started, 1),
-        "cpu_seconds": round(time.process_time() - cpu_started, 1),
-        "training_seconds": round(train_seconds, 1),
-        "history": {k: [float(v) for v in vals] for k, vals in history.history.items()},
-    }
-    strip = {k: {m: v for m, v in s.items() if not m.startswith("_")} for k, s in before.items()}
+    record = _record(config, out, model_path, run_dir, user, (train, held), mnist, vision)
+    record["data"]["extra"]["repeat"] = int(repeat)
+    if vision is not None:
+        record["data"]["vision"]["from"] = vision_source
+    record.update(
+        seconds=round(time.perf_counter() - started, 1),
+        cpu_seconds=round(time.process_time() - cpu_started, 1),
+        training_seconds=round(train_seconds, 1),
+        history={k: [float(v) for v in vals] for k, vals in history.history.items()},
+    )
     metrics = {
-        "before": strip,
-        "after": {
-            k: {m: v for m, v in s.items() if not m.startswith("_")} for k, s in after.items()
-        },
+        "before": _public(before),
+        "after": _public(after),
         "still_wrong": wrong,
         "accuracy": after["mnist_test"]["accuracy"],
     }

@@ -550,3 +550,50 @@ def test_refused_camera_permission_opens_draw_mode_without_touching_the_camera(t
     view = out["view"]
     assert view["mode"] == "draw" and not view["camera_available"]
     assert view["notice"] == "camera unavailable: camera permission refused - draw a digit instead"
+
+
+# ----------------------------------------------------------------------------- save
+SAVE_DRIVER = textwrap.dedent(
+    """
+    import json, sys
+    from pathlib import Path
+    from kivy.clock import Clock
+    from kivy.uix.button import Button
+    from edge_app.app import ui
+    from edge_app.app.config import AppConfig
+
+    photo, crops = sys.argv[1], Path(sys.argv[2])
+    app = ui.DigitsApp(AppConfig(mode="image", source=photo, save_crops=crops))
+    seen = {}
+
+    def read(_dt):
+        if app.presenter.view().number == "":
+            Clock.schedule_once(read, 0.1)
+            return
+        seen["number"] = app.presenter.view().number
+        (button,) = [w for w in app.root.walk() if isinstance(w, Button) and w.text == "Save"]
+        button.dispatch("on_release")
+        Clock.schedule_once(saved, 0.1)
+
+    def saved(_dt):
+        if not app.presenter.view().message.startswith("saved"):
+            Clock.schedule_once(saved, 0.1)
+            return
+        seen["message"] = app.presenter.view().message
+        seen["files"] = sorted(p.parent.name for p in crops.glob("*/*.mnist.png"))
+        app.stop()
+
+    Clock.schedule_once(read, 0.3)
+    app.run()
+    print(json.dumps(seen))
+    """
+)
+
+
+@needs_shipped
+def test_the_save_button_files_the_digits_of_the_photo(tmp_path: Path, photo: Path):
+    crops = tmp_path / "crops"
+    out = run_driver(tmp_path, SAVE_DRIVER, str(photo), str(crops))
+    assert out["number"] == "385"
+    assert out["message"] == f"saved 3 digits to {crops}"
+    assert out["files"] == ["3", "5", "8"]

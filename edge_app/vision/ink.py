@@ -34,8 +34,9 @@ THIN_BRIGHT = 0.88
 # or this many times the image's own noise, whichever is more. The floor is what a pencil
 # line keeps in a dim photo; the noise factor keeps JPEG grain and paper texture out.
 WEAK_INK = 0.07
-STRONG_INK = 0.16
+STRONG_INK = 0.1
 NOISE_FACTOR = 3.0
+STRONG_NOISE = 6.0  # a piece of ink needs some pixels this many times the noise
 
 
 @dataclass(frozen=True)
@@ -149,7 +150,7 @@ def stroke_ink(gray: np.ndarray, stroke: float, paper: np.ndarray | None = None)
     # Most pixels are paper: the median strength is the paper's own texture and noise.
     noise = median_gray(strength)
     weak_level = max(int(WEAK_INK * 255), int(NOISE_FACTOR * noise))
-    strong_level = max(int(STRONG_INK * 255), weak_level + 1)
+    strong_level = max(int(STRONG_INK * 255), weak_level + 8, int(STRONG_NOISE * noise))
     _, weak = cv2.threshold(strength, weak_level, 255, cv2.THRESH_BINARY)
     strong = strength > strong_level
     log.debug(

@@ -27,9 +27,11 @@ from edge_app.vision.pieces import Piece
 MAX_ATOMS = 4  # a span joins at most this many atoms
 MAX_SPAN_WIDTH = 1.6  # line heights: no single digit is wider
 MAX_JOIN_GAP = 0.6  # line heights: atoms further apart are not one digit
+TALL, APART = 0.7, 0.08  # see _apart: full-height clusters this far apart are not joined
 # A cluster at least this wide (in line heights, or in its own height) may hold several digits:
-# it gets cut candidates. A wide 0 or a flat 2 is cut too; the model keeps them whole.
-WIDE = 0.9
+# it gets cut candidates (two digits run together are wider; a wide 0 is cut too, and the
+# model keeps it whole).
+WIDE = 1.1
 DIGIT_WIDTH = 0.7  # a handwritten digit's typical width in line heights, for even cuts
 LOG_FLOOR = 1e-6
 
@@ -119,6 +121,13 @@ def _atoms(c: Piece, height: float, stroke: float) -> list[tuple[Piece, bool, bo
 MAX_SPANS = 160  # a line proposing more spans than this is texture: no more joins or cuts
 
 
+def _apart(a: Piece, b: Piece, height: float) -> bool:
+    """Two clusters that are each a whole digit's height and written apart are two digits:
+    the pieces of one digit touch or overlap, or one of them is small (a bar, a hook)."""
+    gap = max(a.x, b.x) - min(a.right, b.right)
+    return min(a.h, b.h) >= TALL * height and gap > APART * height
+
+
 def build(line: Line, stroke: float) -> LineLattice:
     """Every span worth classifying in one line."""
     height = line.height
@@ -135,6 +144,7 @@ def build(line: Line, stroke: float) -> LineLattice:
         for k, (c, (s, e)) in enumerate(zip(line.items, clusters, strict=True))
     ]
     whole = set(clusters)
+    owner = [k for k, (s, e) in enumerate(clusters) for _ in range(s, e)]
     for i in range(len(atoms)):
         piece, cut_left, _ = atoms[i]
         right = piece.right
@@ -142,6 +152,9 @@ def build(line: Line, stroke: float) -> LineLattice:
             if j > i + 1:
                 nxt = atoms[j - 1][0]
                 if nxt.x - right > MAX_JOIN_GAP * height:
+                    break
+                a, b = line.items[owner[j - 2]], line.items[owner[j - 1]]
+                if a is not b and _apart(a, b, height):
                     break
                 piece = merge(piece, nxt)
                 right = max(right, nxt.right)

@@ -27,6 +27,7 @@ SMALL = 0.45
 MAX_GAP = 2.6
 FIRST_OFF, LATER_OFF = 0.7, 0.45
 MAX_FIRST_SLOPE = 0.75  # tan(37 degrees): steeper than that is another line
+SHARED = 0.8  # share of the shorter one's height two neighbours sharing rows are one line
 
 
 def merge(a: Piece, b: Piece) -> Piece:
@@ -136,7 +137,11 @@ def _fit(line: Line, p: Piece) -> float | None:
     if len(line.items) == 1:
         dy = p.cy - last.cy
         dx = max(p.cx - last.cx, 1.0)
-        if abs(dy) > FIRST_OFF * h or abs(dy) > MAX_FIRST_SLOPE * dx:
+        # Side by side with most of one's height shared is one line, whatever the centres say
+        # (the stem of a 4 written apart from its hook).
+        shared = min(p.bottom, last.bottom) - max(p.y, last.y)
+        side_by_side = shared >= SHARED * min(p.h, last.h)
+        if not side_by_side and (abs(dy) > FIRST_OFF * h or abs(dy) > MAX_FIRST_SLOPE * dx):
             return None
     else:
         dy = p.cy - line.y_at(p.cx)

@@ -128,8 +128,9 @@ def _apart(a: Piece, b: Piece, height: float) -> bool:
     return min(a.h, b.h) >= TALL * height and gap > APART * height
 
 
-def build(line: Line, stroke: float) -> LineLattice:
-    """Every span worth classifying in one line."""
+def build(line: Line, stroke: float, budget: int = MAX_SPANS) -> LineLattice:
+    """Every span worth classifying in one line (whole clusters first, then joins and cuts
+    while fewer than ``budget`` spans were made)."""
     height = line.height
     atoms: list[tuple[Piece, bool, bool]] = []
     clusters: list[tuple[int, int]] = []
@@ -162,7 +163,7 @@ def build(line: Line, stroke: float) -> LineLattice:
                 break
             if (i, j) not in whole:
                 spans.append(Span(piece, i, j, cut_left, atoms[j - 1][2], -1))
-        if len(spans) > MAX_SPANS:
+        if len(spans) > min(MAX_SPANS, budget):
             break
     return LineLattice(len(atoms), tuple(clusters), tuple(spans))
 

@@ -33,8 +33,8 @@ log = logging.getLogger(__name__)
 NONE, CUT = 10, 11
 LABELS = (*(str(d) for d in range(10)), "none", "cut")
 # The mix of photo kinds the training photos are drawn from.
-KIND_MIX = {"single": 0.2, "string": 0.3, "page": 0.08, "scan": 0.14, "crop": 0.12,
-            "blank": 0.08, "clutter": 0.08}  # fmt: skip
+KIND_MIX = {"single": 0.18, "string": 0.28, "page": 0.08, "scan": 0.12, "crop": 0.12,
+            "blank": 0.08, "clutter": 0.14}  # fmt: skip
 # Matching a span to the truth (see label_span).
 MATCH, COVER, OTHER, NO_DIGIT = 0.5, 0.6, 0.3, 0.15
 # Training photos are small (quick to make): vision reads every photo at the scale of its

@@ -87,11 +87,14 @@ def bright_is_thin(gray: np.ndarray) -> bool:
 def contrast(gray: np.ndarray, paper: np.ndarray) -> np.ndarray:
     """How much darker than ``paper`` each pixel is: uint8 255 * (1 - gray / paper), clipped.
 
-    Computed in float32 arithmetic, which every CPU rounds alike (the uint8 ``cv2.divide``
-    rounds differently on ARM than on x86, which would change digits' confidences).
+    Divided in float32, which every CPU rounds alike (the uint8 ``cv2.divide`` rounds
+    differently on ARM than on x86, which would change digits' confidences), then rounded to
+    the nearest and saturated to uint8.
     """
-    ratio = gray.astype(np.float32) * np.float32(255.0) / np.maximum(paper, 1).astype(np.float32)
-    return (255 - np.minimum(np.rint(ratio), 255)).astype(np.uint8)
+    ratio = cv2.divide(
+        gray.astype(np.float32), np.maximum(paper, 1).astype(np.float32), scale=255.0
+    )
+    return cv2.bitwise_not(cv2.convertScaleAbs(ratio))
 
 
 def wide_paper(small: np.ndarray) -> np.ndarray:

@@ -10,7 +10,6 @@ Keras 3 and is not used.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import logging
 import os
@@ -24,6 +23,7 @@ from typing import Any
 from converter.errors import ConversionFailed, SourceModelError
 from converter.formats import Format, RepresentativeDataset
 from edge_app.contract import INPUT_SHAPE, LABELS, VISION_LABELS
+from edge_app.files import file_digest
 
 log = logging.getLogger(__name__)
 
@@ -101,14 +101,6 @@ def resolve_model_path(source: str | Path) -> Path:
     return path
 
 
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _shape(value: Any) -> tuple:
     if isinstance(value, list):
         if len(value) != 1:
@@ -157,7 +149,7 @@ def load_source_model(source: str | Path) -> SourceModel:
     if not isinstance(model, keras.Model):
         raise SourceModelError(f"{path} holds a {type(model).__name__}, not a Keras model")
     check_model_io(model, str(path))
-    return SourceModel(model=model, path=path, sha256=file_sha256(path))
+    return SourceModel(model=model, path=path, sha256=file_digest(path))
 
 
 def fixed_batch_model(model: Any) -> Any:

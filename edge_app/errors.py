@@ -21,3 +21,7 @@ class RuntimeNotFoundError(DigitLiteError):
 
 class ImageError(DigitLiteError):
     """An image that cannot be read: missing, empty, truncated, not an image, absurd size."""
+
+
+class OutputError(DigitLiteError):
+    """An output file or directory cannot be created or written (a run directory, a report)."""

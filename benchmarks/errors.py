@@ -13,7 +13,3 @@ class RunDirError(BenchError):
 
 class WorkerError(BenchError):
     """A benchmark worker process died or answered with something that is not a result."""
-
-
-class OutputError(BenchError):
-    """bench.json, bench.md or a plot cannot be written into the run directory."""

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import logging
 import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from benchmarks.backends import PREDICT_BATCH, Loaded, chunked
-from edge_app.errors import ModelError
+from edge_app.contract import INPUT_SHAPE, LABELS, model_input
+from edge_app.errors import ModelError, OutputError
+from edge_app.files import atomic_path
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,7 @@ def export_onnx(keras_path: Path, onnx_path: Path) -> Path:
 
     Raises:
         ModelError: tf2onnx/onnx missing, the model cannot be loaded, or the export fails.
+        OutputError: the run directory cannot be written.
     """
     try:
         import onnx  # noqa: F401
@@ -42,15 +44,10 @@ def export_onnx(keras_path: Path, onnx_path: Path) -> Path:
 
     try:
         model = keras.saving.load_model(keras_path, compile=False)
-        model(np.zeros((1, 28, 28, 1), np.float32), training=False)  # export needs a built call
-        fd, tmp = tempfile.mkstemp(dir=onnx_path.parent, prefix=".model.", suffix=".onnx.tmp")
-        os.close(fd)
-        try:
-            model.export(tmp, format="onnx", verbose=False)
-            os.replace(tmp, onnx_path)
-        finally:
-            Path(tmp).unlink(missing_ok=True)
-    except ModelError:
+        model(model_input(np.zeros((1, *INPUT_SHAPE))), training=False)  # export needs a call
+        with atomic_path(onnx_path) as tmp:
+            model.export(str(tmp), format="onnx", verbose=False)
+    except (ModelError, OutputError):
         raise
     except Exception as exc:  # tf2onnx raises anything from ValueError to its own errors
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -113,13 +110,13 @@ def load_opencv(path: Path, *, threads: int) -> Loaded:
         net.setInput(np.ascontiguousarray(blob, dtype=np.float32))
         return np.asarray(net.forward()).reshape(len(x), -1)
 
-    probe = np.zeros((2, 28, 28, 1), np.float32)
+    probe = model_input(np.zeros((2, *INPUT_SHAPE)))
     try:
         run(probe[:1])
     except cv2.error as exc:
         raise ModelError(f"opencv dnn cannot run {path.name}: {_cv_reason(exc)}") from exc
     try:
-        batched = run(probe).shape == (2, 10)
+        batched = run(probe).shape == (2, len(LABELS))
     except cv2.error:
         batched = False
     return Loaded(

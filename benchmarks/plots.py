@@ -1,30 +1,24 @@
 """The two figures of a bench run: latency against accuracy per variant, and size per variant.
 
-matplotlib is imported inside the function (Agg backend, no display); figures are rendered to
-memory and written atomically like every other artifact.
+matplotlib comes from :mod:`edge_app.figures` (Agg backend, no display, imported on first use);
+figures are written atomically like every other artifact.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import math
 from pathlib import Path
 from typing import Any
+
+from edge_app.figures import pyplot, save_figure
 
 log = logging.getLogger(__name__)
 
 LATENCY_PLOT = "bench_latency_accuracy.png"
 SIZE_PLOT = "bench_size.png"
 MARKERS = "osD^v<>"
-
-
-def _save(fig: Any, path: Path) -> Path:
-    from converter import atomic
-
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
-    return atomic.write_bytes(path, buffer.getvalue())
+DPI = 120
 
 
 def _labels(rows: list[dict[str, Any]]) -> list[tuple[float, float, str]]:
@@ -49,11 +43,7 @@ def _labels(rows: list[dict[str, Any]]) -> list[tuple[float, float, str]]:
 
 def latency_accuracy_figure(rows: list[dict[str, Any]]) -> Any:
     """Median single-image latency (log x) against accuracy, one point per row that ran."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     ran = [r for r in rows if r.get("latency_ms") and r.get("accuracy") is not None]
     runtimes = sorted({r["runtime"] for r in ran})
     threads = sorted({r["threads"] for r in ran})
@@ -87,11 +77,7 @@ def latency_accuracy_figure(rows: list[dict[str, Any]]) -> Any:
 
 def size_figure(rows: list[dict[str, Any]]) -> Any:
     """File size per model variant (one bar per file), labelled with the ratio to float32."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     sizes: dict[str, int] = {}
     kinds: dict[str, str] = {}
     for r in rows:
@@ -124,13 +110,7 @@ def size_figure(rows: list[dict[str, Any]]) -> Any:
 
 def write_plots(doc: dict[str, Any], run_dir: Path) -> list[Path]:
     """Write both figures into ``run_dir``; returns their paths."""
-    import matplotlib.pyplot as plt
-
-    written = []
-    for name, build in ((LATENCY_PLOT, latency_accuracy_figure), (SIZE_PLOT, size_figure)):
-        fig = build(doc["rows"])
-        try:
-            written.append(_save(fig, run_dir / name))
-        finally:
-            plt.close(fig)
-    return written
+    return [
+        save_figure(build(doc["rows"]), run_dir / name, dpi=DPI)
+        for name, build in ((LATENCY_PLOT, latency_accuracy_figure), (SIZE_PLOT, size_figure))
+    ]

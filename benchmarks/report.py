@@ -1,7 +1,7 @@
 """bench.json for machines and bench.md for people, built from one dict so they never disagree.
 
 bench.md is also what ``digits-bench`` prints on stdout. Writing goes through
-:mod:`converter.atomic` (temp file + rename), like every other artifact of a run.
+:mod:`edge_app.files` (temp file + rename), like every other artifact of a run.
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from benchmarks.errors import OutputError
 from benchmarks.table import STATUS_PASSED
 from converter.report import kilobytes, percent
+from edge_app import files
 
 log = logging.getLogger(__name__)
 
@@ -296,15 +296,10 @@ def write_outputs(doc: dict[str, Any], run_dir: Path, *, plots: bool = True) -> 
     Raises:
         OutputError: the run directory cannot be written.
     """
-    from converter import atomic
-    from converter.errors import OutputError as ConverterOutputError
-
-    written = []
-    try:
-        written.append(atomic.write_json(run_dir / BENCH_JSON, doc))
-        written.append(atomic.write_text(run_dir / BENCH_MD, render_markdown(doc)))
-    except ConverterOutputError as exc:
-        raise OutputError(str(exc)) from exc
+    written = [
+        files.write_json(run_dir / BENCH_JSON, doc),
+        files.write_text(run_dir / BENCH_MD, render_markdown(doc)),
+    ]
     if plots:
         from benchmarks.plots import write_plots
 

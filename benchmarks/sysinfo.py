@@ -12,9 +12,10 @@ import logging
 import os
 import platform
 import sys
-from importlib import metadata
 from pathlib import Path
 from typing import Any
+
+from edge_app.versions import package_versions
 
 log = logging.getLogger(__name__)
 
@@ -104,17 +105,6 @@ def _max_freq_mhz() -> float | None:
         return None
 
 
-def library_versions(names: tuple[str, ...] = LIBRARIES) -> dict[str, str | None]:
-    """Installed version of each distribution (None when not installed)."""
-    out: dict[str, str | None] = {}
-    for name in names:
-        try:
-            out[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            out[name] = None
-    return out
-
-
 def cpu_info(cpuinfo_path: str | Path = "/proc/cpuinfo") -> dict[str, Any]:
     """CPU model, cores, clock and SIMD flags of this machine (what can be read without root)."""
     try:
@@ -157,7 +147,7 @@ def system_info() -> dict[str, Any]:
         "cpu": cpu_info(),
         "os": f"{platform.system()} {platform.release()}",
         "python": sys.version.split()[0],
-        "libraries": library_versions(),
+        "libraries": package_versions(LIBRARIES),
         "env": {k: os.environ[k] for k in ENV_VARS if k in os.environ},
         "load_average": load_average(),
     }

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from benchmarks.timing import QUICK, TimingPolicy, measure, throughput
+from edge_app.contract import input_batch, model_input
 from edge_app.errors import DigitLiteError
 
 log = logging.getLogger(__name__)
@@ -134,10 +135,10 @@ def measure_model(case: Case) -> dict[str, Any]:
     try:
         predictions = []
         for i in range(0, len(x_all), ACCURACY_CHUNK):
-            chunk = x_all[i : i + ACCURACY_CHUNK, :, :, None].astype(np.float32)
+            chunk = model_input(x_all[i : i + ACCURACY_CHUNK])
             predictions.append(np.argmax(loaded.batch(chunk), axis=1))
         labels = np.concatenate(predictions).astype(int).tolist()
-        one = x_all[:1, :, :, None].astype(loaded.single_dtype)
+        one = input_batch(x_all[:1]).astype(loaded.single_dtype)
         latency = measure(lambda: loaded.single(one), policy)
         # CPU time of the process per call: what the call costs when it has the core to
         # itself. On a shared machine a 10 ms call is preempted far more often than a 0.04 ms
@@ -150,7 +151,7 @@ def measure_model(case: Case) -> dict[str, Any]:
         )
         kernel = measure(loaded.kernel, policy) if loaded.kernel else None
         n = min(case.throughput_images, len(x_all))
-        many = x_all[:n, :, :, None].astype(np.float32)
+        many = model_input(x_all[:n])
         rate = throughput(lambda: loaded.batch(many), n, mode=loaded.batch_mode, policy=QUICK)
     except Exception as exc:  # a runtime that loads but cannot run is a failed row, not a crash
         log.debug("case %s failed while running", case.variant, exc_info=True)

@@ -1,9 +1,8 @@
 """Model inputs and the int8 representative dataset.
 
-What a model input is comes from :mod:`edge_app.contract`: raw 0..255 float32 pixels, white ink
-on black, shape (N, 28, 28, 1); the Rescaling layer inside the model does the scaling. MNIST
-arrives exactly like that (uint8, white on black), so the only preprocessing is a cast and a
-channel axis - the same the trainer feeds to ``fit`` and the edge Classifier feeds the interpreter.
+What a model input is comes from :mod:`edge_app.contract` (:func:`~edge_app.contract.model_input`):
+raw 0..255 float32 pixels, white ink on black, shape (N, 28, 28, 1); the Rescaling layer inside
+the model does the scaling. Calibration images are balanced over the digit classes.
 """
 
 from __future__ import annotations
@@ -13,21 +12,10 @@ from collections.abc import Iterator
 import numpy as np
 
 from converter.errors import CalibrationError
-from edge_app.contract import INPUT_SHAPE
+from edge_app.contract import LABELS, model_input
 
 DEFAULT_CALIBRATION_SAMPLES = 500
 MIN_CALIBRATION_SAMPLES = 100
-NUM_CLASSES = 10
-
-
-def model_input(images: np.ndarray) -> np.ndarray:
-    """uint8 (or float) images (N, 28, 28[, 1]) -> float32 (N, 28, 28, 1) raw 0..255 pixels."""
-    x = np.asarray(images)
-    if x.ndim == 3:
-        x = x[..., None]
-    if x.shape[1:] != INPUT_SHAPE:
-        raise ValueError(f"expected images (N, 28, 28[, 1]), got {x.shape}")
-    return x.astype(np.float32, copy=False)
 
 
 def check_calibration_count(n: int) -> None:
@@ -64,7 +52,7 @@ def calibration_images(
         )
     rng = np.random.default_rng(seed)
     labels = np.asarray(labels)
-    per_class = [rng.permutation(np.flatnonzero(labels == c)) for c in range(NUM_CLASSES)]
+    per_class = [rng.permutation(np.flatnonzero(labels == c)) for c in range(len(LABELS))]
     chosen: list[int] = []
     for rank in range(max(len(p) for p in per_class)):  # round-robin over the classes
         for pool in per_class:

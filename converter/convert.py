@@ -10,12 +10,8 @@ Keras 3 and is not used.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import io
 import logging
-import os
-import sys
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +20,8 @@ from typing import Any
 from converter.errors import ConversionFailed, SourceModelError
 from converter.formats import Format, RepresentativeDataset
 from edge_app.contract import INPUT_SHAPE, LABELS, VISION_LABELS
+from edge_app.files import file_digest
+from edge_app.native_output import Held, hold_output
 
 log = logging.getLogger(__name__)
 
@@ -51,37 +49,22 @@ class SourceModel:
 
 
 @contextlib.contextmanager
-def quiet_native_output(what: str) -> Iterator[None]:
-    """Capture what TensorFlow's C++ side and Keras print while ``what`` runs; log it at DEBUG.
+def tensorflow_output_to_debug_log(what: str) -> Iterator[None]:
+    """Hold what TensorFlow's C++ side and Keras print while ``what`` runs; log it at DEBUG.
 
     TensorFlow writes banners (oneDNN, CUDA, absl) and converter statistics straight to the
-    file descriptors, bypassing Python; stdout must carry only our results.
+    file descriptors, bypassing Python, and Keras' export prints to ``sys.stdout``; stdout must
+    carry only our results.
     """
-    for stream in (sys.stdout, sys.stderr):
-        stream.flush()
-    try:
-        saved = [os.dup(1), os.dup(2)]
-    except OSError:  # no standard descriptors (a daemon): nothing to keep clean
-        yield
-        return
     chatter = io.StringIO()
-    with tempfile.TemporaryFile(mode="w+b") as sink:
-        try:
-            os.dup2(sink.fileno(), 1)
-            os.dup2(sink.fileno(), 2)
-            with contextlib.redirect_stdout(chatter):
-                yield
-        finally:
-            for stream in (sys.stdout, sys.stderr):
-                stream.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            for fd in saved:
-                os.close(fd)
-            sink.seek(0)
-            text = (chatter.getvalue() + sink.read().decode("utf-8", "replace")).strip()
-            if text:
-                log.debug("output of %s:\n%s", what, text)
+    held = Held()
+    try:
+        with hold_output((1, 2)) as held, contextlib.redirect_stdout(chatter):
+            yield
+    finally:
+        text = (chatter.getvalue() + held.text).strip()
+        if text:
+            log.debug("output of %s:\n%s", what, text)
 
 
 def resolve_model_path(source: str | Path) -> Path:
@@ -99,14 +82,6 @@ def resolve_model_path(source: str | Path) -> Path:
     if not path.is_file():
         raise SourceModelError(f"no such model file or run directory: {path}")
     return path
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _shape(value: Any) -> tuple:
@@ -145,7 +120,7 @@ def load_source_model(source: str | Path) -> SourceModel:
         SourceModelError: missing, not a Keras model, unsafe, or the wrong input/output shape.
     """
     path = resolve_model_path(source)
-    with quiet_native_output("importing TensorFlow"):
+    with tensorflow_output_to_debug_log("importing TensorFlow"):
         import keras
         import tensorflow  # noqa: F401  (its import banner is captured here, not later)
 
@@ -157,7 +132,7 @@ def load_source_model(source: str | Path) -> SourceModel:
     if not isinstance(model, keras.Model):
         raise SourceModelError(f"{path} holds a {type(model).__name__}, not a Keras model")
     check_model_io(model, str(path))
-    return SourceModel(model=model, path=path, sha256=file_sha256(path))
+    return SourceModel(model=model, path=path, sha256=file_digest(path))
 
 
 def fixed_batch_model(model: Any) -> Any:
@@ -190,7 +165,7 @@ def convert(model: Any, fmt: Format, calibration: RepresentativeDataset | None =
     fmt.configure(converter, calibration)
     try:
         # Keras' export prints the traced signature to stdout, which carries our results.
-        with quiet_native_output(f"{fmt.name} conversion"):
+        with tensorflow_output_to_debug_log(f"{fmt.name} conversion"):
             data = converter.convert()
     except Exception as exc:  # the converter raises ConverterError, RuntimeError, ValueError...
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

@@ -21,13 +21,3 @@ class CalibrationError(ConverterError):
 
 class ConversionFailed(ConverterError):
     """TensorFlow Lite could not convert the model to a format, or the result is unusable."""
-
-
-class OutputError(ConverterError):
-    """The output directory cannot be created or written."""
-
-
-class GateFailed(ConverterError):
-    """A variant lost more accuracy than ``--max-drop`` allows (the report is still written)."""
-
-    exit_code = 1

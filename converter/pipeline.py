@@ -20,12 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from converter import atomic
 from converter.calibration import (
     DEFAULT_CALIBRATION_SAMPLES,
     calibration_images,
     check_calibration_count,
-    model_input,
     representative_dataset,
 )
 from converter.compat import compatibility
@@ -41,8 +39,9 @@ from converter.formats import DEFAULT_FORMATS, Format, parse_formats
 from converter.report import gate_status, render_markdown
 from converter.stamp import build_contract, embed_contract, package_versions
 from converter.verify import Check, KerasReference, compare, keras_reference, verify_model
+from edge_app import files
 from edge_app.classifier import Classifier
-from edge_app.contract import VISION_LABELS, default_labels
+from edge_app.contract import VISION_LABELS, default_labels, model_input
 from edge_app.runtime import resolve_interpreter_class
 
 log = logging.getLogger(__name__)
@@ -182,7 +181,7 @@ def _convert_one(fmt: Format, job: _Job) -> dict[str, Any]:
     )  # fmt: skip
     stamped = embed_contract(raw, contract)
     target = job.staging / fmt.filename
-    atomic.write_bytes(target, stamped)
+    files.write_bytes(target, stamped)
     _check_stamped(target, x[:RESTAMP_CHECK_IMAGES], probs[:RESTAMP_CHECK_IMAGES], config.runtime)
     row = _row(fmt, check, stamped, contract.quantization, convert_seconds, config)
     if vision is not None:
@@ -286,7 +285,7 @@ def run_conversion(config: ConvertConfig) -> Outcome:
         check_calibration_count(config.calibration_samples)
     model_path = resolve_model_path(config.source)
     resolve_interpreter_class(config.runtime)  # verification needs the device's interpreter
-    out = atomic.ensure_writable_dir(config.out or model_path.parent)
+    out = files.ensure_writable_dir(config.out or model_path.parent)
 
     source = load_source_model(model_path)
     arch = _arch_of(source.run_dir)
@@ -367,7 +366,7 @@ def run_conversion(config: ConvertConfig) -> Outcome:
         "formats": rows,
     }
     markdown = render_markdown(report)
-    atomic.write_json(out / REPORT_JSON, report)
-    atomic.write_text(out / REPORT_MD, markdown)
+    files.write_json(out / REPORT_JSON, report)
+    files.write_text(out / REPORT_MD, markdown)
     log.info("report written -> %s, %s", out / REPORT_JSON, out / REPORT_MD)
     return Outcome(report=report, out=out, markdown=markdown)

@@ -19,10 +19,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from converter import atomic
 from converter.errors import ConverterError
 from converter.formats import Format, parse_formats
 from converter.pipeline import REPORT_JSON, REPORT_MD
+from edge_app import files
 from edge_app.contract import read_contract_bytes
 from edge_app.errors import DigitLiteError
 
@@ -101,12 +101,12 @@ def ship(
         f"{markdown.rstrip()}\n\nShipped as the app's default models: {names}.\n".encode()
     )
 
-    atomic.ensure_writable_dir(models_dir)
+    files.ensure_writable_dir(models_dir)
     staging = Path(tempfile.mkdtemp(dir=models_dir, prefix=".ship-"))
     written = []
     try:
         for name, data in payloads.items():
-            atomic.write_bytes(staging / name, data)
+            files.write_bytes(staging / name, data)
         for name in payloads:  # models first, the report that describes them last
             (staging / name).replace(models_dir / name)
             written.append(models_dir / name)

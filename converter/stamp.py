@@ -9,13 +9,16 @@ previous entry instead of adding a second one.
 from __future__ import annotations
 
 import datetime as dt
-import importlib.metadata
 from pathlib import Path
 from typing import Any
 
 from converter.errors import ConversionFailed
 from converter.formats import Format
+from edge_app import versions
 from edge_app.contract import CONTRACT_METADATA_NAME, ModelContract, read_contract_bytes
+
+#: The distributions whose versions a contract records.
+MADE_BY = ("digitlite", "tensorflow", "keras")
 
 
 def _schema() -> tuple[Any, Any]:
@@ -56,14 +59,8 @@ def io_quantization(model: bytes) -> dict[str, dict[str, Any]]:
 
 
 def package_versions() -> dict[str, str]:
-    """Versions of what made the model (goes into the contract's ``extra``)."""
-    versions = {}
-    for dist in ("digitlite", "tensorflow", "keras"):
-        try:
-            versions[dist] = importlib.metadata.version(dist)
-        except importlib.metadata.PackageNotFoundError:
-            versions[dist] = "unknown"
-    return versions
+    """Versions of what made the model (goes into the contract's ``extra``; "unknown" if none)."""
+    return {name: v or "unknown" for name, v in versions.package_versions(MADE_BY).items()}
 
 
 def build_contract(

@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from edge_app.contract import (
-    IMAGE_SIZE,
     INK,
     INPUT_SCALING,
+    INPUT_SHAPE,
     ModelContract,
     default_labels,
+    input_batch,
     read_contract_bytes,
 )
 from edge_app.errors import ModelError
@@ -92,9 +93,9 @@ class Classifier:
 
     def _check_shapes(self) -> None:
         shape = tuple(int(d) for d in self._input["shape"])
-        if len(shape) != 4 or shape[1:] != (IMAGE_SIZE, IMAGE_SIZE, 1):
+        if len(shape) != 4 or shape[1:] != INPUT_SHAPE:
             raise ModelError(
-                f"{self.model_path}: model input is {list(shape)}, expected [1, 28, 28, 1]"
+                f"{self.model_path}: model input is {list(shape)}, expected {[1, *INPUT_SHAPE]}"
             )
         outputs = int(np.prod(self._output["shape"][1:]))
         if self.contract is None:
@@ -141,13 +142,7 @@ class Classifier:
         return self.contract.format if self.contract else "unknown"
 
     def _prepare(self, images: np.ndarray) -> np.ndarray:
-        x = np.asarray(images)
-        if x.ndim == 2:
-            x = x[None]
-        if x.ndim == 3:
-            x = x[..., None]
-        if x.ndim != 4 or x.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE, 1):
-            raise ValueError(f"expected images of shape (N, 28, 28[, 1]), got {x.shape}")
+        x = input_batch(images)
         if self._pixels_shift_to_int8 and x.dtype == np.uint8:
             return (x ^ np.uint8(0x80)).view(np.int8)
         x = x.astype(np.float32, copy=False)
@@ -179,7 +174,7 @@ class Classifier:
         start = time.perf_counter()
         with self._lock:
             if self._dynamic_batch and self._batch != n:
-                interp.resize_tensor_input(in_index, [n, IMAGE_SIZE, IMAGE_SIZE, 1])
+                interp.resize_tensor_input(in_index, [n, *INPUT_SHAPE])
                 interp.allocate_tensors()
                 self._batch = n
             step = self._batch

@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from edge_app.cliparts import HelpFormatter, positive_int, probability
 from edge_app.errors import DigitLiteError
-from edge_app.process import DEFAULT_THREADS, configure_threads, quiet_native_output
+from edge_app.native_output import quiet_native_output
+from edge_app.process import DEFAULT_THREADS, configure_threads
 
 if TYPE_CHECKING:
     from edge_app.collect import CropSaver

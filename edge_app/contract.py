@@ -22,11 +22,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from edge_app.errors import ModelError
 
 IMAGE_SIZE = 28
 INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
-PIXEL_MIN, PIXEL_MAX = 0.0, 255.0
+PIXEL_MAX = 255.0
 INK = "white-on-black"
 INPUT_SCALING = "raw-0-255"  # float32 pixels 0..255; the model rescales internally
 LABELS = tuple(str(d) for d in range(10))
@@ -35,6 +37,36 @@ LABELS = tuple(str(d) for d in range(10))
 # digit: a part of one, or two run together). See edge_app.vision.lattice.
 NONE_LABEL, CUT_LABEL = "none", "cut"
 VISION_LABELS = (*LABELS, NONE_LABEL, CUT_LABEL)
+
+
+def input_batch(images: np.ndarray) -> np.ndarray:
+    """One image (28, 28) or a batch (N, 28, 28[, 1]) as a batch (N, 28, 28, 1), dtype kept.
+
+    Raises:
+        ValueError: any other shape.
+    """
+    x = np.asarray(images)
+    if x.ndim == 2:
+        x = x[None]
+    if x.ndim == 3:
+        x = x[..., None]
+    if x.ndim != 4 or x.shape[1:] != INPUT_SHAPE:
+        raise ValueError(
+            f"expected images of shape (N, {IMAGE_SIZE}, {IMAGE_SIZE}[, 1]), got {x.shape}"
+        )
+    return x
+
+
+def model_input(images: np.ndarray) -> np.ndarray:
+    """Images -> what a float model takes: float32 (N, 28, 28, 1) raw 0..255 pixels.
+
+    MNIST arrives exactly like that (uint8, white on black), so this is only a cast and a
+    channel axis: what training, calibration, verification and the benchmarks all feed.
+
+    Raises:
+        ValueError: the images are not (28, 28) or (N, 28, 28[, 1]).
+    """
+    return input_batch(images).astype(np.float32, copy=False)
 
 
 def default_labels(outputs: int) -> tuple[str, ...]:

@@ -23,5 +23,9 @@ class ImageError(DigitLiteError):
     """An image that cannot be read: missing, empty, truncated, not an image, absurd size."""
 
 
+class OutputError(DigitLiteError):
+    """An output file or directory cannot be created or written (a run directory, a report)."""
+
+
 class CropFolderError(DigitLiteError):
     """A folder of saved digits that cannot be written, or is not laid out one folder per digit."""

@@ -12,7 +12,9 @@ normalised the same way:
 
 Anything that is not a readable image - missing, empty, truncated, not an image, zero-size or
 absurdly large (a decompression bomb) - raises :class:`~edge_app.errors.ImageError` with a
-message a user can act on.
+message a user can act on. That one message is all the user sees: what libpng and libjpeg
+inside OpenCV print about a damaged file straight to stderr is dropped (shown with debug
+logging, ``-v``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_app.errors import ImageError
+from edge_app.native_output import quiet_native_output
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +37,22 @@ MAX_FILE_BYTES = 256 * 1024 * 1024
 MAX_PIXELS = 50_000_000
 """Images above this many pixels are decoded at 1/2, 1/4 or 1/8 scale when the format allows
 it (JPEG), refused otherwise. 50 MP keeps a decoded BGR frame under 150 MB."""
+
+#: What OpenCV's libpng and libjpeg print to fd 2 about a damaged file (libjpeg's warnings;
+#: its errors go through OpenCV's handler, which prints nothing), and OpenCV's own log lines.
+DECODER_NOISE: tuple[str, ...] = (
+    "libpng warning",
+    "libpng error",
+    "Corrupt JPEG data",
+    "Premature end of JPEG file",
+    "Invalid SOS parameters for sequential JPEG",
+    "Inconsistent progression sequence",
+    "Unknown Adobe color transform code",
+    "Warning: unknown JFIF revision number",
+    "Application transferred too many scanlines",
+    "[ WARN:",
+    "[ERROR:",
+)
 
 _EXIF_ORIENTATION = 0x0112
 _ALPHA_MODES = ("RGBA", "LA", "PA", "RGBa", "La")
@@ -157,7 +176,8 @@ def _decode_cv2(data: bytes, reduce: int) -> np.ndarray | None:
     if reduce > 1:
         flags = getattr(cv2, _REDUCED_FLAGS[reduce]) | cv2.IMREAD_IGNORE_ORIENTATION
     try:
-        image = cv2.imdecode(buf, flags)
+        with quiet_native_output(not log.isEnabledFor(logging.DEBUG), DECODER_NOISE):
+            image = cv2.imdecode(buf, flags)
     except cv2.error as exc:
         log.debug("OpenCV cannot decode: %s", exc)
         return None

@@ -12,10 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from converter import atomic, compat, formats, report
-from converter.calibration import MIN_CALIBRATION_SAMPLES, calibration_images, model_input
+from converter import compat, formats, report
+from converter.calibration import MIN_CALIBRATION_SAMPLES, calibration_images
 from converter.cli import build_parser, main
-from converter.errors import CalibrationError, OutputError, UnknownFormatError
+from converter.errors import CalibrationError, UnknownFormatError
+from edge_app import files
+from edge_app.contract import model_input
+from edge_app.errors import OutputError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -213,8 +216,8 @@ def test_model_input_is_float_pixels_with_a_channel():
 
 def test_atomic_write_replaces_whole_files_and_leaves_no_temp(tmp_path):
     target = tmp_path / "conversion.json"
-    atomic.write_json(target, {"a": 1})
-    atomic.write_text(target, "second")
+    files.write_json(target, {"a": 1})
+    files.write_text(target, "second")
     assert target.read_text() == "second"
     assert [p.name for p in tmp_path.iterdir()] == ["conversion.json"]
 
@@ -223,9 +226,9 @@ def test_unwritable_output_is_refused_before_any_work(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(OutputError, match="not a directory"):
-        atomic.ensure_writable_dir(blocker)
-    with pytest.raises(OutputError, match="cannot write into"):
-        atomic.ensure_writable_dir(blocker / "sub")
+        files.ensure_writable_dir(blocker)
+    with pytest.raises(OutputError, match="cannot write to output directory"):
+        files.ensure_writable_dir(blocker / "sub")
 
 
 # --- CLI bad input (fails before TensorFlow is needed) ------------------------------------
@@ -294,7 +297,7 @@ def test_missing_model_and_unwritable_out(tmp_path, capsys):
     (tmp_path / "blocker").write_text("x")
     assert main([str(run), "--out", str(tmp_path / "blocker" / "out")]) == 2
     captured = capsys.readouterr()
-    assert captured.out == "" and "cannot write into" in captured.err
+    assert captured.out == "" and "cannot write to output directory" in captured.err
     assert "Traceback" not in captured.err
 
     empty = tmp_path / "empty"
@@ -310,7 +313,7 @@ def test_unknown_runtime_is_an_argparse_error(capsys):
 
 def test_report_json_round_trips(tmp_path):
     data = _report([_row("int8", 0.99, 100_000, True)])
-    atomic.write_json(tmp_path / "c.json", data)
+    files.write_json(tmp_path / "c.json", data)
     assert json.loads((tmp_path / "c.json").read_text()) == data
 
 

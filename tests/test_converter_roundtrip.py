@@ -252,7 +252,10 @@ def test_wrong_input_or_output_shape_is_refused(tmp_path):
     wide = keras.Model(inputs, layers.Dense(10)(layers.Flatten()(inputs)))
     inputs = keras.Input(shape=(28, 28, 1))
     five = keras.Model(inputs, layers.Dense(5)(layers.Flatten()(inputs)))
-    for model, message in ((wide, "model input is [None, 32, 32, 1]"), (five, "10 classes")):
+    for model, message in (
+        (wide, "model input is [None, 32, 32, 1]"),
+        (five, "[batch, 10] (the digits)"),
+    ):
         path = _save(model, tmp_path / f"{model.name}.keras")
         code, stdout, err = _run_main([str(path), "--out", str(tmp_path / "o")])
         assert code == 2 and stdout == ""

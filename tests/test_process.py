@@ -1,4 +1,5 @@
-"""edge_app.process: the thread counts and the native-noise filter every edge command shares."""
+"""edge_app.process and edge_app.native_output: the thread counts and the native-noise filter
+every edge command shares."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import textwrap
 import cv2
 import pytest
 
-from edge_app.process import DEFAULT_THREADS, NATIVE_NOISE, configure_threads
+from edge_app.native_output import NATIVE_NOISE
+from edge_app.process import DEFAULT_THREADS, configure_threads
 
 
 @pytest.fixture
@@ -45,7 +47,7 @@ def test_native_noise_is_dropped_and_everything_else_kept_in_order():
     err = run_python(
         f"""
         import logging, os, sys
-        from edge_app.process import quiet_native_output
+        from edge_app.native_output import quiet_native_output
         logging.basicConfig(stream=sys.stderr, format="log: %(message)s", level=logging.INFO)
         os.write(2, b"before\\n")
         with quiet_native_output():
@@ -70,7 +72,7 @@ def test_filters_in_two_threads_at_once_leave_stderr_working():
     err = run_python(
         f"""
         import os, threading, time
-        from edge_app.process import quiet_native_output
+        from edge_app.native_output import quiet_native_output
 
         def load(name):
             with quiet_native_output():
@@ -87,3 +89,19 @@ def test_filters_in_two_threads_at_once_leave_stderr_working():
         """
     ).stderr
     assert sorted(err.splitlines()) == ["a done", "b done", "still on stderr"]
+
+
+def test_hold_output_hands_back_what_reached_the_descriptors():
+    out = run_python(
+        """
+        import os, sys
+        from edge_app.native_output import hold_output
+        with hold_output((1, 2)) as held:
+            os.write(1, b"native out\\n")
+            os.write(2, b"native err\\n")
+            print("python out", flush=True)
+        print(sorted(held.text.splitlines()))
+        """
+    )
+    assert out.stdout.splitlines() == ["['native err', 'native out', 'python out']"]
+    assert out.stderr == ""

@@ -8,6 +8,7 @@ files yet; the release checklist makes sure they exist.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -148,3 +149,26 @@ def test_digits_predict_uses_the_shipped_model_by_default(mini_test, tmp_path, c
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     read = [r["digits"] for r in records]
     assert sum(r == t for r, t in zip(read, truth, strict=True)) >= 9, read
+
+
+@needs_int8
+def test_the_shipped_model_is_a_vision_model():
+    """It says what is not a digit and where one ends: the lattice decoder needs both."""
+    classifier = Classifier(models.default_model_path())
+    assert classifier.labels[-2:] == ("none", "cut") and classifier.classes == 12
+
+
+@needs_int8
+def test_hard_photos_are_read_through_digits_score(capsys):
+    """The generator's fixtures of each hard case (tests/data/make_vision_fixtures.py: a page
+    of small numbers, a tiny scan of touching digits, a faint pencil digit, a touching pair,
+    a slanted line) read with the shipped model, scored by digits-score as a user would."""
+    from benchmarks.score import main as score_main
+
+    labels = Path(__file__).parent / "data" / "photos" / "labels.csv"
+    assert score_main([str(labels), "--json", "-q"]) == 0
+    scores = json.loads(capsys.readouterr().out)
+    assert scores["all"]["images"] == 5
+    # every digit of the five photos but at most two read right, and at least four exactly
+    assert scores["all"]["digit_accuracy"] >= 0.93, scores["all"]["misses"]
+    assert scores["all"]["exact"] >= 4, scores["all"]["misses"]

@@ -17,7 +17,6 @@ import hashlib
 import logging
 import os
 import struct
-import tempfile
 import urllib.error
 import urllib.request
 import zlib
@@ -27,13 +26,14 @@ from pathlib import Path
 
 import numpy as np
 
+from edge_app.contract import IMAGE_SIZE, LABELS
+from edge_app.files import atomic_path, file_digest
 from trainer.errors import DataError
 
 log = logging.getLogger(__name__)
 
 ENV_DATA_DIR = "DIGITS_DATA_DIR"
 IMAGE_MAGIC, LABEL_MAGIC = 2051, 2049
-NUM_CLASSES = 10
 
 # split -> (images file, labels file); the standard LeCun names.
 FILES = {
@@ -92,14 +92,6 @@ class Mnist:
 # --- reading ----------------------------------------------------------------------------------
 
 
-def _file_hash(path: Path, algorithm: str) -> str:
-    digest = hashlib.new(algorithm)
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _read_bytes(path: Path) -> bytes:
     try:
         if path.suffix == ".gz":
@@ -141,8 +133,10 @@ def read_idx(path: str | Path, expect_magic: int) -> np.ndarray:
 
 
 def _check_split(name: str, x: np.ndarray, y: np.ndarray, where: str) -> None:
-    if x.ndim != 3 or x.shape[1:] != (28, 28):
-        raise DataError(f"{where}: {name} images have shape {x.shape}, expected (N, 28, 28)")
+    if x.ndim != 3 or x.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE):
+        raise DataError(
+            f"{where}: {name} images have shape {x.shape}, expected (N, {IMAGE_SIZE}, {IMAGE_SIZE})"
+        )
     if y.ndim != 1:
         raise DataError(f"{where}: {name} labels have shape {y.shape}, expected (N,)")
     if len(x) != len(y):
@@ -151,8 +145,10 @@ def _check_split(name: str, x: np.ndarray, y: np.ndarray, where: str) -> None:
         raise DataError(f"{where}: the {name} split is empty")
     if x.dtype != np.uint8 or y.dtype != np.uint8:
         raise DataError(f"{where}: {name} arrays are {x.dtype}/{y.dtype}, expected uint8")
-    if int(y.max()) >= NUM_CLASSES:
-        raise DataError(f"{where}: {name} labels go up to {int(y.max())}, expected 0..9")
+    if int(y.max()) >= len(LABELS):
+        raise DataError(
+            f"{where}: {name} labels go up to {int(y.max())}, expected 0..{len(LABELS) - 1}"
+        )
 
 
 def _idx_path(directory: Path, gz_name: str) -> Path | None:
@@ -173,7 +169,7 @@ def read_idx_dir(directory: str | Path) -> Mnist:
             if path is None:
                 raise DataError(f"{directory / name}: missing")
             arrays[name] = read_idx(path, magic)
-            checksums[path.name] = "md5:" + _file_hash(path, "md5")
+            checksums[path.name] = "md5:" + file_digest(path, "md5")
         _check_split(split, arrays[images], arrays[labels], str(directory / images))
     official = all(checksums.get(n) == "md5:" + m for n, m in OFFICIAL_MD5.items())
     return Mnist(
@@ -197,7 +193,7 @@ def read_npz(path: str | Path) -> Mnist:
         raise DataError(f"{path}: truncated or corrupt npz file ({exc})") from exc
     for split in ("train", "test"):
         _check_split(split, arrays[f"x_{split}"], arrays[f"y_{split}"], str(path))
-    sha = _file_hash(path, "sha256")
+    sha = file_digest(path)
     return Mnist(
         arrays["x_train"], arrays["y_train"], arrays["x_test"], arrays["y_test"],
         str(path.resolve()), {path.name: "sha256:" + sha}, sha == OFFICIAL_NPZ_SHA256,
@@ -227,14 +223,12 @@ def keras_cache_dir() -> Path:
 
 
 def _download_one(url: str, target: Path, md5: str) -> None:
-    """Download ``url`` to ``target`` atomically, verifying its md5."""
+    """Download ``url`` to ``target`` atomically, verifying its md5 (a mismatch writes nothing)."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    tmp = Path(tmp_name)
-    try:
+    with atomic_path(target) as tmp:
         digest = hashlib.md5()
         with (
-            os.fdopen(fd, "wb") as out,
+            open(tmp, "wb") as out,
             urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response,
         ):
             for chunk in iter(lambda: response.read(1 << 16), b""):
@@ -242,9 +236,6 @@ def _download_one(url: str, target: Path, md5: str) -> None:
                 out.write(chunk)
         if digest.hexdigest() != md5:
             raise DataError(f"{url}: checksum mismatch (md5 {digest.hexdigest()}, expected {md5})")
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def download_mnist(target_dir: str | Path, mirrors: Sequence[str] = MIRRORS) -> Path:
@@ -259,7 +250,7 @@ def download_mnist(target_dir: str | Path, mirrors: Sequence[str] = MIRRORS) -> 
     failures: list[str] = []
     for name, md5 in OFFICIAL_MD5.items():
         target = target_dir / name
-        if target.is_file() and _file_hash(target, "md5") == md5:
+        if target.is_file() and file_digest(target, "md5") == md5:
             continue
         for mirror in mirrors:
             url = mirror.rstrip("/") + "/" + name

@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from edge_app.contract import LABELS
 from trainer.artifacts import pyplot, save_figure
-from trainer.data import NUM_CLASSES, Mnist
+from trainer.data import Mnist
 
 log = logging.getLogger(__name__)
 
@@ -23,8 +24,8 @@ def sample_grid(x: np.ndarray, y: np.ndarray, path: Path, seed: int = 0) -> Path
     """A grid with one row per digit of randomly chosen training images."""
     plt = pyplot()
     rng = np.random.default_rng(seed)
-    fig, axes = plt.subplots(NUM_CLASSES, SAMPLES_PER_DIGIT, figsize=(SAMPLES_PER_DIGIT, 10))
-    for digit in range(NUM_CLASSES):
+    fig, axes = plt.subplots(len(LABELS), SAMPLES_PER_DIGIT, figsize=(SAMPLES_PER_DIGIT, 10))
+    for digit in range(len(LABELS)):
         idx = np.flatnonzero(y == digit)
         chosen = rng.choice(idx, min(SAMPLES_PER_DIGIT, len(idx)), replace=False)
         for col in range(SAMPLES_PER_DIGIT):
@@ -40,9 +41,9 @@ def sample_grid(x: np.ndarray, y: np.ndarray, path: Path, seed: int = 0) -> Path
 def class_distribution(y_train: np.ndarray, y_test: np.ndarray, path: Path) -> Path:
     """Bar chart of how many images each digit has in the training and test sets."""
     plt = pyplot()
-    train = np.bincount(y_train, minlength=NUM_CLASSES)
-    test = np.bincount(y_test, minlength=NUM_CLASSES)
-    digits = np.arange(NUM_CLASSES)
+    train = np.bincount(y_train, minlength=len(LABELS))
+    test = np.bincount(y_test, minlength=len(LABELS))
+    digits = np.arange(len(LABELS))
     fig, ax = plt.subplots(figsize=(7, 3.5))
     ax.bar(digits - 0.2, train, width=0.4, label=f"train ({len(y_train)})")
     ax.bar(digits + 0.2, test, width=0.4, label=f"test ({len(y_test)})")
@@ -70,7 +71,7 @@ def pixel_histogram(x: np.ndarray, path: Path) -> Path:
 def mean_images(x: np.ndarray, y: np.ndarray, path: Path) -> Path:
     """The average training image of each digit."""
     plt = pyplot()
-    fig, axes = plt.subplots(1, NUM_CLASSES, figsize=(12, 1.8))
+    fig, axes = plt.subplots(1, len(LABELS), figsize=(12, 1.8))
     for digit, ax in enumerate(axes):
         members = x[y == digit]
         mean = members.mean(axis=0) if len(members) else np.zeros(x.shape[1:])
@@ -92,13 +93,13 @@ def run_eda(mnist: Mnist, out: Path, seed: int = 0) -> dict[str, Any]:
         "mean_images": mean_images(mnist.x_train, mnist.y_train, out / "eda_mean_images.png"),
     }
     log.info("EDA figures written to %s", out)
-    train_counts = np.bincount(mnist.y_train, minlength=NUM_CLASSES)
+    train_counts = np.bincount(mnist.y_train, minlength=len(LABELS))
     return {
         "figures": {k: p.name for k, p in figures.items()},
         "train_images": int(len(mnist.y_train)),
         "test_images": int(len(mnist.y_test)),
         "train_counts": train_counts.tolist(),
-        "test_counts": np.bincount(mnist.y_test, minlength=NUM_CLASSES).tolist(),
+        "test_counts": np.bincount(mnist.y_test, minlength=len(LABELS)).tolist(),
         "mean_pixel": float(mnist.x_train.mean()),
         "zero_pixel_share": float(np.mean(mnist.x_train == 0)),
     }

@@ -1,6 +1,11 @@
-"""Trainer errors: the cases a user can cause, each printed by ``main()`` as one line."""
+"""Trainer errors: the cases a user can cause, each printed by ``main()`` as one line.
+
+:class:`~edge_app.errors.OutputError` (a run directory that cannot be written, or holds no run to
+resume) is the one class every package shares; it is importable from here too.
+"""
 
 from edge_app.errors import DigitLiteError
+from edge_app.errors import OutputError as OutputError
 
 
 class TrainerError(DigitLiteError):
@@ -13,10 +18,6 @@ class DataError(TrainerError):
 
 class ConfigError(TrainerError):
     """A training configuration that cannot work (unknown architecture, bad numbers)."""
-
-
-class OutputError(TrainerError):
-    """The run directory cannot be written, or holds no run to resume."""
 
 
 class TrainingInterrupted(TrainerError):

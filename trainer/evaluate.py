@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from edge_app.contract import LABELS, VISION_LABELS
+from edge_app.contract import INPUT_SHAPE, LABELS, VISION_LABELS, model_input
 from trainer.models import count_macs
 
 log = logging.getLogger(__name__)
@@ -16,8 +16,7 @@ log = logging.getLogger(__name__)
 
 def predict_probs(model: Any, x: np.ndarray, batch_size: int = 1000) -> np.ndarray:
     """Class probabilities (N, classes) for uint8 images (N, 28, 28), fed as raw 0..255 floats."""
-    images = x[..., None].astype(np.float32)
-    return np.asarray(model.predict(images, batch_size=batch_size, verbose=0))
+    return np.asarray(model.predict(model_input(x), batch_size=batch_size, verbose=0))
 
 
 def classification_metrics(
@@ -65,7 +64,7 @@ def classification_metrics(
 
 def keras_latency_ms(model: Any, repeats: int = 20) -> float:
     """Median wall time of ``model(x)`` on one image, in ms (the baseline the converter beats)."""
-    x = np.zeros((1, 28, 28, 1), np.float32)
+    x = model_input(np.zeros(INPUT_SHAPE))
     model(x, training=False)  # warm up / trace
     times = []
     for _ in range(repeats):

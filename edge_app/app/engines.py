@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from edge_app.errors import DigitLiteError, ModelError
-from edge_app.process import DEFAULT_THREADS, quiet_native_output
+from edge_app.native_output import quiet_native_output
+from edge_app.process import DEFAULT_THREADS
 
 log = logging.getLogger(__name__)
 

@@ -55,12 +55,9 @@ _PAGE_HEADERS = [
 
 
 def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    from edge_app.versions import package_version
 
-    try:
-        return version("digitlite")
-    except PackageNotFoundError:
-        return "0+unknown"
+    return package_version("digitlite") or "0+unknown"
 
 
 def _error_response(exc: ApiError) -> JSONResponse:

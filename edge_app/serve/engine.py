@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import hashlib
 import json
 import logging
 import time
@@ -30,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from edge_app.files import file_digest
 from edge_app.serve.config import ServeConfig
 from edge_app.serve.errors import ApiError
 
@@ -104,9 +104,12 @@ def model_info(reader: Reader) -> dict[str, Any]:
     }
     path = getattr(classifier, "model_path", None)
     if path is not None and Path(path).is_file():
-        data = Path(path).read_bytes()
-        digest = hashlib.sha256(data).hexdigest()
-        info["file"] = {"name": Path(path).name, "bytes": len(data), "sha256": digest}
+        path = Path(path)
+        info["file"] = {
+            "name": path.name,
+            "bytes": path.stat().st_size,
+            "sha256": file_digest(path),
+        }
     return info
 
 

@@ -19,13 +19,14 @@ import numpy as np
 from edge_app.vision import lattice, layout, scale
 from edge_app.vision.framing import frame_ink
 from edge_app.vision.image import Box, Source, load
-from edge_app.vision.ink import Ink, stroke_ink
+from edge_app.vision.ink import Ink, flat_paper, stroke_ink
 from edge_app.vision.pieces import Piece, find_pieces
 
 log = logging.getLogger(__name__)
 
 MARGIN = 2  # working px of soft edge kept around a span when it is framed
 SAME_DIGIT = 0.3  # boxes overlapping this much (IoU) read the same digit
+MAX_SPANS = 600  # spans classified per image, at most (about 150 digits' worth)
 
 
 @dataclass(frozen=True)
@@ -165,11 +166,22 @@ def _read(source: Source, plans: list[scale.Plan]) -> Proposal:
     lattices = []
     for plan in plans:
         gray, edges, paper = _working(source, plan)
+        if plan.crop:  # a small crop: evenly lit, its strokes may be as wide as it
+            paper = flat_paper(gray)
         ink = stroke_ink(gray, plan.stroke, paper)
         pieces = find_pieces(ink, plan.stroke, plan.char_height, edges, crop=plan.crop)
         lines = layout.reading_lines(layout.gather(pieces))
+        # A bounded budget of spans per image, spent on the lines with the most ink first: a
+        # page of grain must not cost unbounded time, and writing outweighs grain.
+        budget = {id(line): 0 for line in lines}
+        left = MAX_SPANS
+        for line in sorted(lines, key=lambda ln: -sum(p.strong for p in ln.items)):
+            budget[id(line)] = left
+            left = max(0, left - 4 * len(line.items))
         for index, line in enumerate(lines):
-            built = lattice.build(line, plan.stroke)
+            if budget[id(line)] <= 0:
+                continue
+            built = lattice.build(line, plan.stroke, budget[id(line)])
             lattices.append((built, len(candidates)))
             for span in built.spans:
                 box = _box(source, plan, span.piece)

@@ -34,8 +34,9 @@ THIN_BRIGHT = 0.88
 # or this many times the image's own noise, whichever is more. The floor is what a pencil
 # line keeps in a dim photo; the noise factor keeps JPEG grain and paper texture out.
 WEAK_INK = 0.07
-STRONG_INK = 0.16
-NOISE_FACTOR = 3.0
+STRONG_INK = 0.1
+NOISE_FACTOR = 4.0
+STRONG_NOISE = 6.0  # a piece of ink needs some pixels this many times the noise
 
 
 @dataclass(frozen=True)
@@ -55,10 +56,10 @@ class Ink:
     paper: np.ndarray
 
 
-def median_gray(gray: np.ndarray) -> int:
-    """Median of a uint8 image from its histogram (much cheaper than np.median)."""
+def median_gray(gray: np.ndarray, q: float = 0.5) -> int:
+    """Median (or quantile ``q``) of a uint8 image, from its histogram (cheaper than numpy)."""
     hist = cv2.calcHist([gray], [0], None, [256], [0, 256]).ravel()
-    return int(np.searchsorted(np.cumsum(hist), hist.sum() / 2))
+    return int(np.searchsorted(np.cumsum(hist), hist.sum() * q))
 
 
 def _small(gray: np.ndarray) -> np.ndarray:
@@ -86,11 +87,14 @@ def bright_is_thin(gray: np.ndarray) -> bool:
 def contrast(gray: np.ndarray, paper: np.ndarray) -> np.ndarray:
     """How much darker than ``paper`` each pixel is: uint8 255 * (1 - gray / paper), clipped.
 
-    Computed in float32 arithmetic, which every CPU rounds alike (the uint8 ``cv2.divide``
-    rounds differently on ARM than on x86, which would change digits' confidences).
+    Divided in float32, which every CPU rounds alike (the uint8 ``cv2.divide`` rounds
+    differently on ARM than on x86, which would change digits' confidences), then rounded to
+    the nearest and saturated to uint8.
     """
-    ratio = gray.astype(np.float32) * np.float32(255.0) / np.maximum(paper, 1).astype(np.float32)
-    return (255 - np.minimum(np.rint(ratio), 255)).astype(np.uint8)
+    ratio = cv2.divide(
+        gray.astype(np.float32), np.maximum(paper, 1).astype(np.float32), scale=255.0
+    )
+    return cv2.bitwise_not(cv2.convertScaleAbs(ratio))
 
 
 def wide_paper(small: np.ndarray) -> np.ndarray:
@@ -115,13 +119,19 @@ def paper_contrast(gray: np.ndarray) -> np.ndarray:
     return contrast(gray, paper)
 
 
-def flat_contrast(gray: np.ndarray) -> np.ndarray:
-    """Contrast against one paper level (Otsu's bright class): for small, evenly lit crops whose
-    strokes may be as wide as a quarter of the image - too wide for any local estimate."""
+def flat_paper(gray: np.ndarray) -> np.ndarray:
+    """One paper level for the whole image (the median of Otsu's bright class): for small,
+    evenly lit crops whose strokes may be as wide as a quarter of the image - too wide for
+    any local estimate."""
     level, _ = cv2.threshold(gray, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     bright = gray[gray > level]
     value = max(int(np.median(bright)) if bright.size else 255, 1)
-    return contrast(gray, np.full_like(gray, value))
+    return np.full_like(gray, value)
+
+
+def flat_contrast(gray: np.ndarray) -> np.ndarray:
+    """Contrast against :func:`flat_paper`."""
+    return contrast(gray, flat_paper(gray))
 
 
 def stroke_kernel(stroke: float) -> int:
@@ -146,10 +156,11 @@ def stroke_ink(gray: np.ndarray, stroke: float, paper: np.ndarray | None = None)
         paper = cv2.morphologyEx(gray, cv2.MORPH_CLOSE, kernel, borderType=cv2.BORDER_REPLICATE)
     paper = np.maximum(paper, 1)
     strength = contrast(gray, paper)
-    # Most pixels are paper: the median strength is the paper's own texture and noise.
-    noise = median_gray(strength)
+    # At least a quarter of the pixels are paper, even in a crop filled by its digit: the
+    # lower quartile of the strength is the paper's own texture and noise.
+    noise = median_gray(strength, 0.25)
     weak_level = max(int(WEAK_INK * 255), int(NOISE_FACTOR * noise))
-    strong_level = max(int(STRONG_INK * 255), weak_level + 1)
+    strong_level = max(int(STRONG_INK * 255), weak_level + 8, int(STRONG_NOISE * noise))
     _, weak = cv2.threshold(strength, weak_level, 255, cv2.THRESH_BINARY)
     strong = strength > strong_level
     log.debug(

@@ -27,9 +27,11 @@ from edge_app.vision.pieces import Piece
 MAX_ATOMS = 4  # a span joins at most this many atoms
 MAX_SPAN_WIDTH = 1.6  # line heights: no single digit is wider
 MAX_JOIN_GAP = 0.6  # line heights: atoms further apart are not one digit
+TALL, APART = 0.7, 0.08  # see _apart: full-height clusters this far apart are not joined
 # A cluster at least this wide (in line heights, or in its own height) may hold several digits:
-# it gets cut candidates. A wide 0 or a flat 2 is cut too; the model keeps them whole.
-WIDE = 0.9
+# it gets cut candidates (two digits run together are wider; a wide 0 is cut too, and the
+# model keeps it whole).
+WIDE = 1.1
 DIGIT_WIDTH = 0.7  # a handwritten digit's typical width in line heights, for even cuts
 LOG_FLOOR = 1e-6
 
@@ -119,8 +121,16 @@ def _atoms(c: Piece, height: float, stroke: float) -> list[tuple[Piece, bool, bo
 MAX_SPANS = 160  # a line proposing more spans than this is texture: no more joins or cuts
 
 
-def build(line: Line, stroke: float) -> LineLattice:
-    """Every span worth classifying in one line."""
+def _apart(a: Piece, b: Piece, height: float) -> bool:
+    """Two clusters that are each a whole digit's height and written apart are two digits:
+    the pieces of one digit touch or overlap, or one of them is small (a bar, a hook)."""
+    gap = max(a.x, b.x) - min(a.right, b.right)
+    return min(a.h, b.h) >= TALL * height and gap > APART * height
+
+
+def build(line: Line, stroke: float, budget: int = MAX_SPANS) -> LineLattice:
+    """Every span worth classifying in one line (whole clusters first, then joins and cuts
+    while fewer than ``budget`` spans were made)."""
     height = line.height
     atoms: list[tuple[Piece, bool, bool]] = []
     clusters: list[tuple[int, int]] = []
@@ -135,6 +145,7 @@ def build(line: Line, stroke: float) -> LineLattice:
         for k, (c, (s, e)) in enumerate(zip(line.items, clusters, strict=True))
     ]
     whole = set(clusters)
+    owner = [k for k, (s, e) in enumerate(clusters) for _ in range(s, e)]
     for i in range(len(atoms)):
         piece, cut_left, _ = atoms[i]
         right = piece.right
@@ -143,13 +154,16 @@ def build(line: Line, stroke: float) -> LineLattice:
                 nxt = atoms[j - 1][0]
                 if nxt.x - right > MAX_JOIN_GAP * height:
                     break
+                a, b = line.items[owner[j - 2]], line.items[owner[j - 1]]
+                if a is not b and _apart(a, b, height):
+                    break
                 piece = merge(piece, nxt)
                 right = max(right, nxt.right)
             if piece.w > MAX_SPAN_WIDTH * max(height, piece.h):
                 break
             if (i, j) not in whole:
                 spans.append(Span(piece, i, j, cut_left, atoms[j - 1][2], -1))
-        if len(spans) > MAX_SPANS:
+        if len(spans) > min(MAX_SPANS, budget):
             break
     return LineLattice(len(atoms), tuple(clusters), tuple(spans))
 

@@ -27,6 +27,7 @@ SMALL = 0.45
 MAX_GAP = 2.6
 FIRST_OFF, LATER_OFF = 0.7, 0.45
 MAX_FIRST_SLOPE = 0.75  # tan(37 degrees): steeper than that is another line
+SHARED = 0.8  # share of the shorter one's height two neighbours sharing rows are one line
 
 
 def merge(a: Piece, b: Piece) -> Piece:
@@ -136,7 +137,11 @@ def _fit(line: Line, p: Piece) -> float | None:
     if len(line.items) == 1:
         dy = p.cy - last.cy
         dx = max(p.cx - last.cx, 1.0)
-        if abs(dy) > FIRST_OFF * h or abs(dy) > MAX_FIRST_SLOPE * dx:
+        # Side by side with most of one's height shared is one line, whatever the centres say
+        # (the stem of a 4 written apart from its hook).
+        shared = min(p.bottom, last.bottom) - max(p.y, last.y)
+        side_by_side = shared >= SHARED * min(p.h, last.h)
+        if not side_by_side and (abs(dy) > FIRST_OFF * h or abs(dy) > MAX_FIRST_SLOPE * dx):
             return None
     else:
         dy = p.cy - line.y_at(p.cx)
@@ -194,23 +199,30 @@ def reading_lines(clusters: list[Piece], *, keep_all: bool = False) -> list[Line
 
 
 def _join_rows(lines: list[Line]) -> list[Line]:
-    """Join lines that are one row of writing with a wide gap (a grid's row, a spaced number)."""
-    lines = sorted(lines, key=lambda line: line.items[0].cx)
-    joined = True
-    while joined:
-        joined = False
-        for i, a in enumerate(lines):
-            for j, b in enumerate(lines):
-                if i == j or b.items[0].x <= a.items[-1].right:
-                    continue
-                h = max(a.height, b.height)
-                if not 0.6 <= a.height / b.height <= 1.6:
-                    continue
-                if abs(a.y_at(b.items[0].cx) - b.items[0].cy) <= 0.35 * h:
-                    a.items.extend(b.items)
-                    del lines[j]
-                    joined = True
-                    break
-            if joined:
-                break
-    return lines
+    """Join lines that are one row of writing with a wide gap (a grid's row, a spaced number).
+
+    Left to right: each line is joined to the nearest earlier line whose course it continues
+    (each line's height and course are measured once, before any joining).
+    """
+    lines = sorted(lines, key=lambda line: line.items[0].x)
+    heights = [line.height for line in lines]
+    courses = [line.course() for line in lines]
+    kept: list[int] = []  # indices of the lines that remain, in order
+    ends: dict[int, int] = {}  # line index -> the right edge of what it holds so far
+    for j, b in enumerate(lines):
+        first = b.items[0]
+        best, best_off = None, None
+        for i in kept:
+            if first.x <= ends[i] or not 0.6 <= heights[i] / heights[j] <= 1.6:
+                continue
+            slope, intercept = courses[i]
+            off = abs(slope * first.cx + intercept - first.cy)
+            if off <= 0.35 * max(heights[i], heights[j]) and (best_off is None or off < best_off):
+                best, best_off = i, off
+        if best is None:
+            kept.append(j)
+            ends[j] = max(p.right for p in b.items)
+        else:
+            lines[best].items.extend(b.items)
+            ends[best] = max(ends[best], max(p.right for p in b.items))
+    return [lines[i] for i in kept]

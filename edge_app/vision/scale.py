@@ -40,7 +40,7 @@ COARSE_SIDE, MAX_COARSE_SIDE = 320, 1024
 CROP_SIDE = 200
 DARK = 100  # median gray below which an image may be light ink on a dark ground
 # Thresholds of the first look (ink contrast 0..1): anything a pen or pencil leaves.
-LOOK_WEAK, LOOK_STRONG = 0.1, 0.2
+LOOK_WEAK, LOOK_STRONG = 0.1, 0.15
 TARGET_STROKE = 3.0  # px: wide enough for 3x3 morphology to keep a stroke, no wider
 MIN_STROKE = 2.4  # px: thinner strokes break apart when thresholded
 CHAR_MIN, CHAR_MAX = 24.0, 160.0  # px: MNIST's 20 px box with room; taller only costs time
@@ -338,6 +338,9 @@ def _look(
     offset = (roi[0], roi[1]) if roi is not None else (0, 0)
     kernel = None if stroke is None else max(5, int(round(4 * stroke * factor)) | 1)
     marks, local = _marks(view, crop, factor, offset, kernel)
+    if factor < 0.5:
+        # The min filter widened every stroke by about half a pixel of this view.
+        marks = [replace(m, stroke=max(1.0, m.stroke - 0.5 / factor)) for m in marks]
     return marks, view, local
 
 

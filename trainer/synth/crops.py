@@ -18,6 +18,7 @@ its margins), to say when something is not a digit, and to say when a cut is wro
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -32,8 +33,8 @@ log = logging.getLogger(__name__)
 NONE, CUT = 10, 11
 LABELS = (*(str(d) for d in range(10)), "none", "cut")
 # The mix of photo kinds the training photos are drawn from.
-KIND_MIX = {"single": 0.2, "string": 0.3, "page": 0.08, "scan": 0.14, "crop": 0.12,
-            "blank": 0.08, "clutter": 0.08}  # fmt: skip
+KIND_MIX = {"single": 0.18, "string": 0.28, "page": 0.08, "scan": 0.12, "crop": 0.12,
+            "blank": 0.08, "clutter": 0.14}  # fmt: skip
 # Matching a span to the truth (see label_span).
 MATCH, COVER, OTHER, NO_DIGIT = 0.5, 0.6, 0.3, 0.15
 # Training photos are small (quick to make): vision reads every photo at the scale of its
@@ -99,11 +100,20 @@ def _photo_crops(maker: SceneMaker, kind: str) -> Iterator[tuple[np.ndarray, int
             yield cand.image, label_span(cand.box, photo.boxes, digits)
 
 
-def _worker(args: tuple[np.ndarray, np.ndarray, int, int, tuple[str, ...]]):
-    glyphs, labels, seed, count, kinds = args
+_GLYPHS: dict[str, np.ndarray] = {}  # this worker process's digit shapes (see _start)
+
+
+def _start(glyphs: np.ndarray, labels: np.ndarray) -> None:
+    """Worker initialiser: the digit shapes are sent once per process, not once per job."""
     import cv2
 
     cv2.setNumThreads(1)
+    _GLYPHS.update(glyphs=glyphs, labels=labels)
+
+
+def _worker(args: tuple[int, int, tuple[str, ...]]):
+    seed, count, kinds = args
+    glyphs, labels = _GLYPHS["glyphs"], _GLYPHS["labels"]
     maker = SceneMaker(glyphs, labels, seed=seed, frame_sizes=FRAME_SIZES, page_sizes=PAGE_SIZES)
     rng = np.random.default_rng(seed + 7)
     names = list(KIND_MIX)
@@ -149,13 +159,19 @@ def make_crops(
     workers = workers or min(4, os.cpu_count() or 1)
     chunks = max(1, min(photos, workers * 8))
     sizes = [photos // chunks + (i < photos % chunks) for i in range(chunks)]
-    jobs = [(glyphs, labels, seed * 1000 + i, n, ()) for i, n in enumerate(sizes)]
+    jobs = [(seed * 1000 + i, n, ()) for i, n in enumerate(sizes)]
     parts = []
     done = 0
     if workers == 1:
+        _start(glyphs, labels)
         results: Iterator = map(_worker, jobs)
     else:
-        pool = ProcessPoolExecutor(workers)
+        # Spawned, not forked: the trainer has TensorFlow's threads running, and a fork of a
+        # threaded process can inherit a held lock and hang.
+        pool = ProcessPoolExecutor(
+            workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start,
+            initargs=(glyphs, labels),
+        )  # fmt: skip
         results = pool.map(_worker, jobs)
     try:
         for (images, y, kinds), n in zip(results, sizes, strict=True):

@@ -18,7 +18,9 @@ import numpy as np
 # (O o D Q l I i j S s Z z g q b G B T t) are left out: calling a real "0" or "1" not-a-digit
 # because it looks like an "O" or an "l" would teach the model to reject digits.
 LETTERS = "ACEFHKLMNPRUVWXYacefhkmnprtuvwxy"
-SYMBOLS = "+-=/()%#&*?!<>[]{}@$"
+# Nor symbols a 1 or a 0 is written like (| ! / ( ) [ ] { } < >): the same shapes as digits,
+# taught as "not a digit", would make the model drop real 1s.
+SYMBOLS = "+=%#&*?@$~^"
 PUNCTUATION = ".,:-"
 
 _FONTS = (

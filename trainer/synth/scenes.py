@@ -423,6 +423,13 @@ class SceneMaker:
         sheet.marks.append(_Mark(ink, x, y, digit))
         photo = self._photo(sheet, pen, "crop", table_odds=0.0, shadow_odds=0.2, vignette=0.2)
         image = photo.image
+        if rng.random() < 0.2:
+            # A scan of very few pixels (an 8x8 data set sample, a thumbnail) enlarged again:
+            # blurred fat strokes, as vision sees it once it has scaled it up to read.
+            tiny = int(rng.uniform(8, 20))
+            small = cv2.resize(image, (tiny, tiny), interpolation=cv2.INTER_AREA)
+            image = cv2.resize(small, (side, side), interpolation=cv2.INTER_CUBIC)
+            photo = Photo(**{**photo.__dict__, "tags": (*photo.tags, "low-res")})
         if rng.random() < 0.2:  # light ink on a dark ground: a screen, a drawing canvas
             image = 255 - image
             photo = Photo(**{**photo.__dict__, "tags": (*photo.tags, "light-ink")})

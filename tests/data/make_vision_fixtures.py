@@ -1,0 +1,81 @@
+"""Regenerate tests/data/photos: one generator-made photo of each hard case the vision step meets.
+
+Written with the project's generator (trainer.synth.scenes) and the MNIST *test* digits of
+tests/data/mnist-mini, with fixed seeds, so reruns give the same files:
+
+* ``page.jpg`` - lines of small numbers in pen on a 2016x1512 photo of a page;
+* ``tiny_scan.png`` - a written amount a few dozen pixels wide;
+* ``faint.jpg`` - one digit in grey pencil on tinted paper;
+* ``touching.jpg`` - digits run into each other;
+* ``slanted.jpg`` - a string written on a slant.
+
+``labels.csv`` (kind,file,digits) holds what is written; ``digits-score`` reads it.
+
+    python tests/data/make_vision_fixtures.py
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+HERE = Path(__file__).parent
+ROOT = HERE.parents[1]
+OUT = HERE / "photos"
+
+
+def _find(make, want=(), lines: int = 1, unwanted=("grid",), tries: int = 400):
+    """The first photo ``make()`` returns with every tag of ``want``, none of ``unwanted``,
+    and at least ``lines`` lines of writing (chosen by what they show, never by how they read)."""
+    for _ in range(tries):
+        photo = make()
+        tags = set(photo.tags)
+        if set(want) <= tags and not tags & set(unwanted) and photo.digits.count(" ") >= lines - 1:
+            return photo
+    raise SystemExit(f"no photo with tags {want} in {tries} tries")
+
+
+def main() -> int:
+    sys.path.insert(0, str(ROOT))
+    from trainer.data import read_idx_dir
+    from trainer.synth.scenes import SceneMaker
+
+    mnist = read_idx_dir(HERE / "mnist-mini")
+
+    def maker(seed: int) -> SceneMaker:
+        return SceneMaker(mnist.x_test, mnist.y_test, seed=seed, frame_sizes=((640, 480),))
+
+    page, scan, faint, touching, slanted = (maker(seed) for seed in (31, 32, 33, 34, 35))
+    photos = {
+        "page.jpg": (
+            "multi",
+            _find(lambda: page.page((2016, 1512)), lines=3, unwanted=("grid", "pencil")),
+        ),
+        "tiny_scan.png": ("multi", _find(scan.scan, ("tiny",))),
+        "faint.jpg": ("single", _find(faint.single, ("pencil",))),
+        "touching.jpg": ("multi", _find(lambda: touching.string(3), ("touching",))),
+        "slanted.jpg": ("multi", _find(lambda: slanted.string(5), ("slanted",))),
+    }
+    OUT.mkdir(exist_ok=True)
+    rows = []
+    for name, (kind, photo) in photos.items():
+        params = [cv2.IMWRITE_JPEG_QUALITY, 92] if name.endswith(".jpg") else []
+        if not cv2.imwrite(str(OUT / name), np.ascontiguousarray(photo.image), params):
+            raise SystemExit(f"cannot write {OUT / name}")
+        rows.append({"kind": kind, "file": name, "digits": photo.digits})
+        print(f"{name}: {photo.digits!r} {photo.image.shape} {photo.tags}")
+    with open(OUT / "labels.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(
+            handle, fieldnames=["kind", "file", "digits"], quoting=csv.QUOTE_ALL
+        )
+        writer.writeheader()
+        writer.writerows(rows)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

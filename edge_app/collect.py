@@ -38,7 +38,8 @@ from typing import Any
 import numpy as np
 
 from edge_app.contract import IMAGE_SIZE, LABELS
-from edge_app.errors import CropFolderError, ImageError
+from edge_app.errors import CropFolderError, ImageError, OutputError
+from edge_app.files import write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -114,18 +115,6 @@ def encode_png(image: np.ndarray) -> bytes:
     if not ok:
         raise ImageError(f"cannot encode a {image.shape} image as PNG")
     return data.tobytes()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
 
 
 def crop_of(image: np.ndarray, box: Sequence[int], margin: float = CROP_MARGIN) -> np.ndarray:
@@ -280,9 +269,11 @@ class CropSaver:
             return saved
         try:
             folder.mkdir(exist_ok=True)
-            _write_atomic(paths[1], encode_png(pixels))
-            _write_atomic(paths[0], encode_png(pixels if crop is None or not crop.size else crop))
+            write_bytes(paths[1], encode_png(pixels))
+            write_bytes(paths[0], encode_png(pixels if crop is None or not crop.size else crop))
             self._append_manifest(saved, source, line)
+        except OutputError as exc:
+            raise CropFolderError(str(exc)) from exc
         except OSError as exc:
             raise CropFolderError(f"cannot save {paths[0]}: {exc.strerror or exc}") from exc
         return saved

@@ -64,7 +64,7 @@ def classification_metrics(
 
 def keras_latency_ms(model: Any, repeats: int = 20) -> float:
     """Median wall time of ``model(x)`` on one image, in ms (the baseline the converter beats)."""
-    x = model_input(np.zeros(INPUT_SHAPE))
+    x = model_input(np.zeros((1, *INPUT_SHAPE)))
     model(x, training=False)  # warm up / trace
     times = []
     for _ in range(repeats):

@@ -47,3 +47,17 @@ def test_vision_bench_missing_model_is_one_line(capsys, tmp_path):
     assert vision_bench.main(["--model", str(tmp_path / "nope.tflite")]) != 0
     err = capsys.readouterr().err
     assert "model not found" in err and "Traceback" not in err
+
+
+def test_vision_bench_without_page_photos_says_the_page_was_not_timed(capsys):
+    """--page-photos 0 skips the slow 12 MP timing; the table says so instead of failing."""
+    pytest.importorskip("sklearn")
+    argv = [
+        "--model", str(DATA / "models" / "band_int8.tflite"), "--data-dir",
+        str(DATA / "mnist-mini"), "--real", str(DATA / "no-such-folder"),
+        "--counts", "single=1", "--scans", "2", "--latency-frames", "1",
+        "--latency-repeats", "1", "--page-photos", "0",
+    ]  # fmt: skip
+    assert vision_bench.main(argv) == 0
+    out = capsys.readouterr().out
+    assert "12 MP page not timed" in out and "page_ms" not in out

@@ -7,13 +7,21 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections import Counter
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from edge_app.classifier import Classifier
+from edge_app.errors import DigitLiteError, ModelError
+from edge_app.models import model_path
+from edge_app.runtime import load_interpreter
+
 MODELS = Path(__file__).parent / "data" / "models"
 BAND_INT8 = MODELS / "band_int8.tflite"
+SHIPPED_INT8 = model_path("int8")
+PHOTO = Path(__file__).parent / "data" / "photos" / "tiny_scan.png"
 
 
 def predict(*args: str) -> subprocess.CompletedProcess:
@@ -53,3 +61,56 @@ def test_corrupted_images_give_one_line_each_and_no_decoder_chatter(tmp_path):
     # the same files do make libpng and libjpeg talk: -v lets it through
     verbose = predict("--json", "-v", "--model", str(BAND_INT8), *paths)
     assert "libpng error" in verbose.stderr and "Corrupt JPEG data" in verbose.stderr
+
+
+def corrupted_models(model: bytes, count: int = 150, seed: int = 14) -> list[bytes]:
+    """Copies of a model cut short (every third) or with 1 to 8 bytes flipped (seeded)."""
+    rng = np.random.default_rng(seed)
+    copies = []
+    for i in range(count):
+        data = bytearray(model)
+        if i % 3 == 0:
+            data = data[: int(rng.integers(8, len(data)))]
+        else:
+            for at in rng.integers(0, len(data), int(rng.integers(1, 9))):
+                data[at] ^= int(rng.integers(1, 256))
+        copies.append(bytes(data))
+    return copies
+
+
+def test_a_corrupted_model_loads_or_is_refused_in_one_line(tmp_path):
+    outcomes: Counter[str] = Counter()
+    for i, data in enumerate(corrupted_models(SHIPPED_INT8.read_bytes())):
+        path = tmp_path / f"corrupt{i:03d}.tflite"
+        path.write_bytes(data)
+        try:
+            Classifier(path).classify(np.zeros((28, 28), np.uint8))
+        except DigitLiteError as exc:  # anything else fails the test with its traceback
+            assert str(exc) and "\n" not in str(exc), (i, str(exc))
+            outcomes["refused"] += 1
+        else:
+            outcomes["loaded"] += 1
+    assert outcomes["refused"] > 0, outcomes
+
+
+def test_a_tensor_name_that_is_not_utf8_is_one_line_and_exit_code_2(tmp_path):
+    # The interpreter decodes tensor names only when asked for tensor details, where a bad
+    # byte used to escape as UnicodeDecodeError, a traceback.
+    model = SHIPPED_INT8.read_bytes()
+    interpreter, _ = load_interpreter(model)
+    name = interpreter.get_input_details()[0]["name"].encode()
+    at = model.rindex(name)
+    broken = bytearray(model)
+    broken[at + 1] = 0xFF
+    path = tmp_path / "bad_name.tflite"
+    path.write_bytes(bytes(broken))
+    try:
+        Classifier(path)
+    except ModelError as exc:
+        assert "utf-8" in str(exc) and "\n" not in str(exc)
+    else:
+        raise AssertionError("a model with a corrupt tensor name loaded")
+    run = predict("--model", str(path), str(PHOTO))
+    assert run.returncode == 2 and run.stdout == ""
+    assert len(run.stderr.splitlines()) == 1, run.stderr
+    assert run.stderr.startswith("digits-predict: error: ")

@@ -34,6 +34,7 @@ import numpy as np
 
 from benchmarks.errors import BenchError
 from benchmarks.score import edit_distance
+from benchmarks.timing import cycling, fixed_runs, measure
 from edge_app.cliparts import HelpFormatter
 from edge_app.reader import LINE_SEPARATOR, DigitReader
 
@@ -52,8 +53,8 @@ BENCH_SEED = 900001
 
 
 @dataclass(frozen=True)
-class BenchConfig:
-    """What to measure and how much of it."""
+class VisionBenchConfig:
+    """What the vision benchmark measures and how much of it (not digits-bench's BenchConfig)."""
 
     model: Path
     data_dir: str | None = None
@@ -90,7 +91,7 @@ def _rate(hits: float, total: float) -> float:
     return round(hits / total, 4) if total else 0.0
 
 
-def bench_photos(reader: DigitReader, glyphs, labels, cfg: BenchConfig) -> dict[str, Any]:
+def bench_photos(reader: DigitReader, glyphs, labels, cfg: VisionBenchConfig) -> dict[str, Any]:
     """Every synthetic kind: exact rate, digit accuracy, per-tag exact rate, a few misses."""
     from trainer.synth.scenes import SceneMaker
 
@@ -129,7 +130,7 @@ def bench_photos(reader: DigitReader, glyphs, labels, cfg: BenchConfig) -> dict[
     return out
 
 
-def bench_scans(reader: DigitReader, cfg: BenchConfig) -> dict[str, Any]:
+def bench_scans(reader: DigitReader, cfg: VisionBenchConfig) -> dict[str, Any]:
     """UCI optical digits (scikit-learn's load_digits) as clean scans and tight crops."""
     from sklearn.datasets import load_digits
 
@@ -179,23 +180,20 @@ def bench_real(reader: DigitReader, folder: Path) -> dict[str, Any] | None:
 
 
 def _timed(reader: DigitReader, images: list[np.ndarray], repeats: int) -> dict[str, float]:
-    for image in images[:2]:  # warm up caches and the interpreter
-        reader.read(image)
-    wall, cpu = [], []
-    for _ in range(repeats):
-        for image in images:
-            c0 = time.thread_time()
-            wall.append(reader.read(image).latency_ms)
-            cpu.append((time.thread_time() - c0) * 1000)
+    """Each image read ``repeats`` times, in wall-clock and in this thread's CPU time."""
+    read = cycling(reader.read, images)
+    runs = len(images) * repeats
+    wall = measure(read, fixed_runs(runs, warmup=2))  # warm up caches and the interpreter
+    cpu = measure(read, fixed_runs(runs), clock=time.thread_time)
     return {
-        "runs": len(wall),
-        "median_ms": round(float(np.median(wall)), 3),
-        "p90_ms": round(float(np.percentile(wall, 90)), 3),
-        "cpu_median_ms": round(float(np.median(cpu)), 3),
+        "runs": wall.runs,
+        "median_ms": round(wall.median_ms, 3),
+        "p90_ms": round(wall.p90_ms, 3),
+        "cpu_median_ms": round(cpu.median_ms, 3),
     }
 
 
-def bench_latency(reader: DigitReader, glyphs, labels, cfg: BenchConfig) -> dict[str, Any]:
+def bench_latency(reader: DigitReader, glyphs, labels, cfg: VisionBenchConfig) -> dict[str, Any]:
     """640x480 frames (one digit, and strings) and 12 MP page photos -> digits, one thread."""
     import cv2
 
@@ -205,21 +203,19 @@ def bench_latency(reader: DigitReader, glyphs, labels, cfg: BenchConfig) -> dict
     singles = [maker.single(FRAME).image for _ in range(cfg.latency_frames)]
     strings = [maker.string(size=FRAME).image for _ in range(cfg.latency_frames)]
     pages = [maker.page((4032, 3024)).image for _ in range(cfg.page_photos)]
-    decode = []
-    for page in pages:
-        ok, jpeg = cv2.imencode(".jpg", page, [cv2.IMWRITE_JPEG_QUALITY, 90])
-        started = time.perf_counter()
-        cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
-        decode.append((time.perf_counter() - started) * 1000)
+    jpegs = [cv2.imencode(".jpg", page, [cv2.IMWRITE_JPEG_QUALITY, 90])[1] for page in pages]
+    decode = measure(
+        cycling(lambda jpeg: cv2.imdecode(jpeg, cv2.IMREAD_COLOR), jpegs), fixed_runs(len(jpegs))
+    )
     return {
         "frame": _timed(reader, singles, cfg.latency_repeats),
         "frame_string": _timed(reader, strings, max(1, cfg.latency_repeats // 2)),
         "page_12mp": _timed(reader, pages, 2),
-        "page_jpeg_decode_ms": round(float(np.median(decode)), 1),
+        "page_jpeg_decode_ms": round(decode.median_ms, 1),
     }
 
 
-def run(cfg: BenchConfig) -> dict[str, Any]:
+def run(cfg: VisionBenchConfig) -> dict[str, Any]:
     """Run every part and return the JSON-ready results with the targets beside them.
 
     Raises:
@@ -325,7 +321,7 @@ def _counts(text: str) -> tuple[tuple[str, int], ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    d = BenchConfig(model=DEFAULT_MODEL)
+    d = VisionBenchConfig(model=DEFAULT_MODEL)
     p = argparse.ArgumentParser(
         prog="python -m benchmarks.vision_bench",
         description="Measure reading digits from photos (synthetic, UCI scans, real) against "
@@ -362,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     values = {k: v for k, v in vars(args).items() if k not in ("json", "verbose")}
-    cfg = BenchConfig(**values)
+    cfg = VisionBenchConfig(**values)
     try:
         results = run(cfg)
     except BenchError as exc:

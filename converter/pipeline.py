@@ -98,17 +98,12 @@ class Outcome:
 
 
 def _arch_of(run_dir: Path) -> str | None:
+    """The primary architecture the trainer recorded in run.json (``config.archs[0]``)."""
     try:
         record = json.loads((run_dir / "run.json").read_text())
-    except (OSError, ValueError):
+        return str(record["config"]["archs"][0])
+    except (OSError, ValueError, TypeError, KeyError, IndexError):
         return None
-    if not isinstance(record, dict):
-        return None
-    if isinstance(record.get("arch"), str):
-        return record["arch"]
-    config = record.get("config") or {}
-    archs = config.get("archs") or ([config["arch"]] if config.get("arch") else [])
-    return str(archs[0]) if archs else None
 
 
 def _kb(n: int) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 from converter.errors import ConversionFailed
@@ -142,8 +141,3 @@ def embed_contract(model: bytes, contract: ModelContract) -> bytes:
 def _name(entry: Any) -> str:
     name = entry.name
     return name.decode("utf-8") if isinstance(name, bytes) else str(name)
-
-
-def contract_of(path: str | Path) -> ModelContract:
-    """The contract embedded in a .tflite file (pure Python, no TensorFlow needed)."""
-    return read_contract_bytes(Path(path).read_bytes(), source=str(path))

@@ -27,9 +27,10 @@ import numpy as np
 from benchmarks.compute import compute_summary
 from benchmarks.errors import RunDirError, WorkerError
 from benchmarks.report import method_notes
-from benchmarks.table import DEFAULT_MAX_DROP_PP, KERAS, RowKey, build_row, summarize
+from benchmarks.table import KERAS, RowKey, build_row, summarize
 from benchmarks.timing import TimingPolicy
 from benchmarks.worker import Case, best_of, run_worker
+from converter.gate import DEFAULT_MAX_DROP_PP
 
 log = logging.getLogger(__name__)
 

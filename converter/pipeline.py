@@ -36,7 +36,8 @@ from converter.convert import (
 )
 from converter.errors import ConversionFailed
 from converter.formats import DEFAULT_FORMATS, Format, parse_formats
-from converter.report import gate_status, render_markdown
+from converter.gate import DEFAULT_MAX_DROP_PP, gate_status
+from converter.report import render_markdown
 from converter.stamp import build_contract, embed_contract, package_versions
 from converter.verify import Check, KerasReference, compare, keras_reference, verify_model
 from edge_app import files
@@ -49,7 +50,6 @@ log = logging.getLogger(__name__)
 REPORT_JSON = "conversion.json"
 REPORT_MD = "conversion.md"
 REPORT_SCHEMA = 1
-DEFAULT_MAX_DROP = 0.1
 RESTAMP_CHECK_IMAGES = 200
 
 
@@ -73,7 +73,7 @@ class ConvertConfig:
     formats: tuple[str, ...] = DEFAULT_FORMATS
     out: Path | None = None
     calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES
-    max_drop: float = DEFAULT_MAX_DROP
+    max_drop: float = DEFAULT_MAX_DROP_PP
     data_dir: Path | None = None
     runtime: str | None = None
     seed: int = 0

@@ -27,14 +27,6 @@ def _num(value: float | None, fmt: str) -> str:
     return "—" if value is None else format(value, fmt)
 
 
-def gate_status(delta_pp: float, max_drop: float) -> tuple[bool, str]:
-    """``(passed, text)`` for one variant: it may lose at most ``max_drop`` points."""
-    passed = delta_pp >= -max_drop - 1e-9
-    if passed:
-        return True, "PASS"
-    return False, f"FAIL (lost {-delta_pp:.2f} pp > {max_drop:g})"
-
-
 def _runtime_cell(verdict: dict[str, Any]) -> str:
     loads = verdict.get("loads")
     how = verdict.get("how", "")

@@ -16,6 +16,7 @@ from converter import compat, formats, report
 from converter.calibration import MIN_CALIBRATION_SAMPLES, calibration_images
 from converter.cli import build_parser, main
 from converter.errors import CalibrationError, UnknownFormatError
+from converter.gate import gate_status
 from edge_app import files
 from edge_app.contract import model_input
 from edge_app.errors import OutputError
@@ -124,7 +125,7 @@ def test_targets_cover_what_users_run():
 
 def _row(name: str, accuracy: float, size: int, loads_28: bool | None) -> dict:
     verdict_28 = {"loads": loads_28, "how": "op table", "detail": "will NOT load: needs 2.17.0"}
-    passed, status = report.gate_status((accuracy - 0.99) * 100, 0.1)
+    passed, status = gate_status((accuracy - 0.99) * 100, 0.1)
     return {
         "format": name, "file": f"model_{name}.tflite", "accuracy": accuracy,
         "delta_pp": (accuracy - 0.99) * 100, "agreement": 0.998, "max_prob_diff": 0.05,
@@ -156,11 +157,11 @@ def _report(rows: list[dict]) -> dict:
 
 
 def test_gate_allows_exactly_max_drop_and_no_more():
-    assert report.gate_status(-0.1, 0.1) == (True, "PASS")
-    assert report.gate_status(0.5, 0.1)[0]
-    passed, status = report.gate_status(-0.11, 0.1)
+    assert gate_status(-0.1, 0.1) == (True, "PASS")
+    assert gate_status(0.5, 0.1)[0]
+    passed, status = gate_status(-0.11, 0.1)
     assert not passed and status == "FAIL (lost 0.11 pp > 0.1)"
-    assert not report.gate_status(0.0, -1)[0]  # a negative budget makes any variant fail
+    assert not gate_status(0.0, -1)[0]  # a negative budget makes any variant fail
 
 
 def test_markdown_has_a_row_per_format_and_names_what_will_not_load():

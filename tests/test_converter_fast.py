@@ -126,12 +126,14 @@ def test_targets_cover_what_users_run():
 def _row(name: str, accuracy: float, size: int, loads_28: bool | None) -> dict:
     verdict_28 = {"loads": loads_28, "how": "op table", "detail": "will NOT load: needs 2.17.0"}
     passed, status = gate_status((accuracy - 0.99) * 100, 0.1)
-    return {
-        "format": name, "file": f"model_{name}.tflite", "accuracy": accuracy,
-        "delta_pp": (accuracy - 0.99) * 100, "agreement": 0.998, "max_prob_diff": 0.05,
-        "size_bytes": size, "size_ratio_vs_float32": size / 400_000, "convert_seconds": 2.0,
-        "verify_seconds": 1.5, "runtime": "litert", "passed": passed, "status": status,
-        "compat": {
+    return report.ConversionRow(
+        format=name, file=f"model_{name}.tflite", summary=name, sha256="cd" * 32,
+        size_bytes=size, size_ratio_vs_float32=size / 400_000, accuracy=accuracy,
+        keras_accuracy=0.99, delta_pp=(accuracy - 0.99) * 100, agreement=0.998,
+        disagreements=20, max_prob_diff=0.05, mean_prob_diff=0.001, samples=10000,
+        runtime="litert", convert_seconds=2.0, verify_seconds=1.5, quantization={},
+        runtime_notes="", passed=passed, status=status,
+        compat={
             "min_runtime_version": "1.14.0", "ops": ["CONV_2D v3"],
             "runtimes": {
                 "litert": {"loads": True, "how": "loaded", "detail": "ok"},
@@ -139,7 +141,7 @@ def _row(name: str, accuracy: float, size: int, loads_28: bool | None) -> dict:
                 "tflite-2.8": verdict_28,
             },
         },
-    }  # fmt: skip
+    ).to_dict()  # fmt: skip
 
 
 def _report(rows: list[dict]) -> dict:

@@ -3,7 +3,8 @@
 :mod:`edge_app.vision.scale` measures them (stroke width, height, where they are) to decide
 where the writing is and how big to read it. Ink is found against the paper a few strokes
 around, then, for strokes too fat for that, against the paper far around; of the pieces found,
-shadows, table strips along the border, blobs and printed lines are not marks of writing.
+shadows, table strips along the border, blobs and printed lines are not marks of writing
+(:func:`edge_app.vision.junk.writing_marks`).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 
 from edge_app.vision.image import Box
 from edge_app.vision.ink import contrast, flat_contrast, paper_contrast, small_copy, wide_paper
+from edge_app.vision.junk import writing_marks
 from edge_app.vision.rulings import remove_rulings
 
 # Thresholds of the first look (ink contrast 0..1): anything a pen or pencil leaves.
@@ -26,12 +28,6 @@ FAT = 0.3
 HOLLOW = 1.8  # this many times more ink against the wide paper than the local one: fat strokes
 OUTLINED = 0.08  # share of a fat stroke's pixels that its outline (the first way's ink) covers
 MAX_MARKS = 80  # the first look measures the largest pieces of ink, no more
-# A piece of ink running ACROSS the image (that share of its width or height) whose area is no
-# more than STRAIGHT times its stroke width by its box's diagonal is one straight line: printed,
-# not written (rulings and margins run from edge to edge; a digit's strokes bend, and even a
-# 1 filling a crop leaves some margin).
-ACROSS, STRAIGHT = 0.85, 1.6
-THIN_LINE = 0.03  # a printed line is thinner than this share of the image (a marker 1 is not)
 
 
 @dataclass(frozen=True)
@@ -162,35 +158,20 @@ def _select(
     min_stroke: float,
     outlined: float = 0.0,
 ) -> list[Mark]:
-    """The pieces that look like writing, as marks (see :func:`marks_of`); every test is done
-    on all pieces at once."""
-    height, width = shape
-    stats = m["stats"][1:]
+    """The pieces that may be writing (:func:`edge_app.vision.junk.writing_marks`), the largest
+    :data:`MAX_MARKS` of them, as marks in source pixels (see :func:`marks_of`)."""
+    pieces = {name: values[1:] for name, values in m.items()}  # label 0 is the background
+    stats = pieces["stats"]
     x, y, w, h, area = (stats[:, k].astype(np.float64) for k in range(5))
-    sw = m["stroke"][1:]
-    keep = (area >= 6) & (m["strong"][1:] > 0) & (h >= 3) & (sw >= min_stroke)
-    # no edges a few strokes wide: a shadow or a table, not a fat stroke
-    keep &= m["outlined"][1:] >= outlined
-    if not crop:
-        # a strip along the border: the table beyond a sheet, its edge
-        keep &= m["border"][1:] <= 0.8 * (w + h)
-        # a blob, not a stroke
-        keep &= sw <= 0.45 * np.maximum(w, h)
-    # a thin straight line across the image: a ruling, a margin, an edge
-    line = (
-        (sw < THIN_LINE * max(width, height))
-        & (np.maximum(w / width, h / height) > ACROSS)
-        & (area < STRAIGHT * sw * np.hypot(w, h))
-    )
-    keep &= ~line
-    chosen = np.flatnonzero(keep)
+    sw = pieces["stroke"]
+    chosen = np.flatnonzero(writing_marks(pieces, shape, crop, min_stroke, outlined))
     if not len(chosen):
         return []
     chosen = chosen[np.argsort(area[chosen])[::-1][:MAX_MARKS]]
-    paper = m["paper"][1:]
+    paper = pieces["paper"]
     bright = max(float(np.percentile(paper, 90)), 1.0)
     # Writing is dark ink on bright paper; grain on a dark table is on a dark ground.
-    weight = area * (m["contrast"][1:] / 255.0) ** 2 * np.minimum(1.0, paper / bright) ** 2
+    weight = area * (pieces["contrast"] / 255.0) ** 2 * np.minimum(1.0, paper / bright) ** 2
     return [
         Mark(
             float(sw[i]) / factor,

@@ -3,8 +3,9 @@
 A piece is not yet a digit: it may be a whole digit, part of one (the bar of a 5, a stroke
 whose pen skipped), two digits run into each other, a letter, a speck. Which is which is
 decided later, by the model (:mod:`edge_app.vision.lattice`). The only things dropped here are
-what cannot be writing at all: dust smaller than a pen's dot, and bands running along the
-image's border (the table beyond a sheet, a sheet's edge).
+what cannot be writing at all (the rules are :mod:`edge_app.vision.junk`): dust smaller than a
+pen's dot, bands running along the image's border (the table beyond a sheet, a sheet's edge),
+grain off the sheet.
 """
 
 from __future__ import annotations
@@ -17,18 +18,10 @@ import cv2
 import numpy as np
 
 from edge_app.vision.ink import Ink
+from edge_app.vision.junk import along_border, inkiest, min_piece_area, off_paper
 from edge_app.vision.rulings import looks_like_ruling, remove_rulings, runs_across
 
 log = logging.getLogger(__name__)
-
-# A piece smaller than this many squared stroke widths is dust or paper texture: a pen's dot
-# is about one stroke across, and a dot is punctuation, not a digit.
-MIN_AREA_STROKES = 1.5
-MAX_PIECES = 200  # more than this is texture, not writing: keep the most clearly inked
-OFF_PAPER = 0.5  # a piece whose ground is darker than this share of the paper is off the sheet
-# Share of its box's outline a piece may run along the image border. A digit cropped tightly
-# touches the border where its strokes end; a strip of table or a sheet's edge runs along it.
-MAX_BORDER_CONTACT = 0.4
 
 
 @dataclass(frozen=True)
@@ -120,7 +113,7 @@ def find_pieces(
     """
     shape = ink.weak.shape
     height, width = shape
-    min_area = max(4, int(MIN_AREA_STROKES * stroke * stroke))
+    min_area = min_piece_area(stroke)
     weak = ink.weak
     n, labels, stats, strong = _components(weak, ink.strong)
     keep = np.flatnonzero((stats[:, cv2.CC_STAT_AREA] >= min_area) & (strong > 0))
@@ -141,18 +134,17 @@ def find_pieces(
         n, labels, stats, strong = _components(weak, ink.strong & (weak > 0))
         keep = np.flatnonzero((stats[:, cv2.CC_STAT_AREA] >= min_area) & (strong > 0))
         keep = keep[keep != 0]
-    if len(keep) > MAX_PIECES:
-        keep = keep[np.argsort(strong[keep])[::-1][:MAX_PIECES]]
+    keep = inkiest(keep, strong)
     paper = float(np.percentile(ink.paper, 90))
     pieces = []
     for i in keep:
         x, y, w, h, _ = (int(v) for v in stats[i])
         piece = Piece(x, y, w, h, labels[y : y + h, x : x + w] == i, int(strong[i]))
-        if not crop and border_contact(piece, shape, edges) > MAX_BORDER_CONTACT:
+        if not crop and along_border(border_contact(piece, shape, edges)):
             continue
-        # Ink sits on paper: grain on a dark table beside the sheet is on a far darker ground
-        # than any paper, even paper in a hand's shadow.
-        if float(ink.paper[y + h // 2, x + w // 2]) < OFF_PAPER * paper:
+        # Grain on a dark table beside the sheet is on a far darker ground than any paper,
+        # even paper in a hand's shadow.
+        if off_paper(float(ink.paper[y + h // 2, x + w // 2]), paper):
             continue
         pieces.append(piece)
     log.debug("%d piece(s) of ink", len(pieces))

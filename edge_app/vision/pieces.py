@@ -1,5 +1,8 @@
 """Pieces of ink: the connected components of the stroke mask, rulings taken out.
 
+:class:`Piece` and what is done to one lives here: its box, its contact with the image border,
+two made one (:func:`merge`), a piece cut into columns (:func:`columns`).
+
 A piece is not yet a digit: it may be a whole digit, part of one (the bar of a 5, a stroke
 whose pen skipped), two digits run into each other, a letter, a speck. Which is which is
 decided later, by the model (:mod:`edge_app.vision.lattice`). The only things dropped here are
@@ -80,6 +83,26 @@ def border_contact(piece: Piece, shape: tuple[int, int], edges: tuple[bool, ...]
     if right and piece.right == width:
         touch += int(np.count_nonzero(piece.mask[:, -1]))
     return touch / (2.0 * (piece.w + piece.h))
+
+
+def merge(a: Piece, b: Piece) -> Piece:
+    """One piece made of two (their masks in the union box)."""
+    x0, y0 = min(a.x, b.x), min(a.y, b.y)
+    x1, y1 = max(a.right, b.right), max(a.bottom, b.bottom)
+    mask = np.zeros((y1 - y0, x1 - x0), bool)
+    for p in (a, b):
+        mask[p.y - y0 : p.bottom - y0, p.x - x0 : p.right - x0] |= p.mask
+    return Piece(x0, y0, x1 - x0, y1 - y0, mask, a.strong + b.strong)
+
+
+def columns(c: Piece, x0: int, x1: int) -> Piece | None:
+    """Columns ``[x0, x1)`` of a cluster as a piece (rows trimmed to its ink)."""
+    mask = c.mask[:, x0:x1]
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    mask = mask[rows[0] : rows[-1] + 1]
+    return Piece(c.x + x0, c.y + int(rows[0]), x1 - x0, mask.shape[0], mask, c.strong)
 
 
 def _components(weak: np.ndarray, strong: np.ndarray):

@@ -36,6 +36,7 @@ from benchmarks.errors import BenchError
 from benchmarks.score import edit_distance
 from benchmarks.timing import cycling, fixed_runs, measure
 from edge_app.cliparts import HelpFormatter
+from edge_app.models import model_path
 from edge_app.reader import LINE_SEPARATOR, DigitReader
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,7 @@ TARGETS = {
     "real_crop": 0.98, "real_single": 0.95, "real_multi": 0.85, "real_multi_digits": 0.97,
 }  # fmt: skip
 KINDS = ("single", "string", "page", "scan", "crop", "blank", "clutter")
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "edge_app" / "models" / "digits_int8.tflite"
+DEFAULT_MODEL = model_path()  # the shipped model of the default format
 DEFAULT_REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-photos"
 # Seeds of the generator that no training run uses (the trainer's photos take seed * 3 + 1..3
 # with its default seed 42, and * 1000 + chunk inside make_crops).

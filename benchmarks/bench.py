@@ -1,5 +1,9 @@
 """One benchmark run: plan the rows, run each in a worker process, assemble bench.json.
 
+The workers are :mod:`benchmarks.worker`, the MAC analysis :mod:`benchmarks.compute`, the method
+notes and the rendering :mod:`benchmarks.report`; this module only decides what to measure and
+puts the results together.
+
 The converter's format table (:data:`converter.formats.FORMATS`) drives the loop: every format
 whose file exists in the run directory is measured in every requested TFLite runtime at every
 thread count, next to the Keras original (``model.keras``) as the reference and, with
@@ -12,9 +16,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-import os
-import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field, replace
@@ -23,26 +24,19 @@ from typing import Any
 
 import numpy as np
 
+from benchmarks.compute import compute_summary
 from benchmarks.errors import RunDirError, WorkerError
-from benchmarks.table import (
-    DEFAULT_MAX_DROP_PP,
-    KERAS,
-    RowKey,
-    build_row,
-    find_row,
-    median_ms,
-    summarize,
-)
+from benchmarks.report import method_notes
+from benchmarks.table import KERAS, RowKey, build_row, summarize
 from benchmarks.timing import TimingPolicy
-from benchmarks.worker import Case, run_case
+from benchmarks.worker import Case, best_of, run_worker
+from converter.gate import DEFAULT_MAX_DROP_PP
 
 log = logging.getLogger(__name__)
 
 SCHEMA = "digitlite.bench/1"
 KERAS_FILE = "model.keras"
 CONVERSION_JSON = "conversion.json"
-WORKER_TIMEOUT_S = 900.0
-REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -177,48 +171,6 @@ def plan(config: BenchConfig, run_dir: Path, data: Path) -> list[tuple[RowKey, C
     return cases
 
 
-def run_worker(
-    case: Case, *, isolate: bool, workdir: Path, timeout_s: float = WORKER_TIMEOUT_S
-) -> dict[str, Any]:
-    """Run one case in a fresh ``python -m benchmarks.worker`` (or in-process); return its result.
-
-    A worker that crashes, hangs or writes no result becomes a failed result, never an exception.
-    """
-    if not isolate:
-        result = run_case(case)
-        if result.get("memory"):
-            result["memory"] = None  # the whole bench process: not this row's
-        return result
-    fd, name = tempfile.mkstemp(dir=workdir, suffix=".case.json")
-    os.close(fd)
-    case_file = Path(name)
-    result_file = case_file.with_suffix(".result.json")
-    case_file.write_text(case.to_json())
-    env = dict(os.environ)
-    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    command = [sys.executable, "-m", "benchmarks.worker", str(case_file), str(result_file)]
-    try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, env=env)
-    except subprocess.TimeoutExpired:
-        return {"ok": False, "stage": "run", "error": f"worker timed out after {timeout_s:.0f} s"}
-    for line in proc.stderr.splitlines():
-        log.debug("worker: %s", line)
-    try:
-        return json.loads(result_file.read_text())
-    except (OSError, ValueError):
-        tail = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()][-1:] or ["no output"]
-        stage = "load"  # a runtime that crashes the process usually does so while loading
-        return {
-            "ok": False,
-            "stage": stage,
-            "error": f"worker process died (exit code {proc.returncode}): {tail[0][:300]}",
-        }
-    finally:
-        case_file.unlink(missing_ok=True)
-        result_file.unlink(missing_ok=True)
-
-
 def _ensure_onnx(run_dir: Path, workdir: Path, isolate: bool) -> dict[str, Any]:
     """Export model.onnx from model.keras unless an up-to-date one is already there."""
     from benchmarks.peers import ONNX_FILENAME
@@ -231,104 +183,6 @@ def _ensure_onnx(run_dir: Path, workdir: Path, isolate: bool) -> dict[str, Any]:
     log.info("exporting %s to ONNX for the peers", keras_path.name)
     case = Case("export-onnx", "onnx", str(keras_path), output=str(onnx))
     return run_worker(case, isolate=isolate, workdir=workdir)
-
-
-def _compute(rows: list[dict[str, Any]], system: dict[str, Any]) -> dict[str, Any]:
-    """MACs per inference against one core's peak, for int8 and float32 at one thread."""
-    from benchmarks.compute import efficiency, peak_rate
-
-    peak = peak_rate(system["cpu"])
-    int8, float32 = find_row(rows, "int8", threads=1), find_row(rows, "float32", threads=1)
-    source = next((r for r in (int8, float32) if r and r.get("macs")), None)
-    keras = find_row(rows, KERAS)
-    macs = source["macs"] if source else (keras or {}).get("macs")
-    out: dict[str, Any] = {
-        "macs": macs,
-        "macs_source": "TFLite graph (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED)"
-        if source
-        else "Keras layers",
-        "peak": peak.to_dict(),
-        "efficiency": [],
-    }
-    if not macs:
-        return out
-    for row, dtype in ((int8, "int8"), (float32, "float32")):
-        if row is None:
-            continue
-        for label, field_name in (("invoke()", "kernel_ms"), ("Classifier", "latency_ms")):
-            value = median_ms(row, field_name)
-            if value:
-                item = efficiency(macs, value, peak, dtype)
-                item["label"] = f"{row['variant']} {label}, {row['runtime']}, 1 thread"
-                out["efficiency"].append(item)
-    _bound_clock(out)
-    return out
-
-
-def _bound_clock(compute: dict[str, Any]) -> None:
-    """If a row beat the peak at the reported clock, the core ran faster than reported.
-
-    Under a hypervisor /proc/cpuinfo shows the nominal clock while the core boosts. A measured
-    rate above the peak proves a clock of at least ``reported x fraction``; every fraction is
-    then also given at that lower bound of the clock (an upper bound of the true fraction).
-    """
-    fractions = [e["fraction_of_peak"] for e in compute["efficiency"] if e["fraction_of_peak"]]
-    clock = compute["peak"].get("clock_mhz")
-    if not fractions or not clock or max(fractions) <= 1.0:
-        compute["implied_min_clock_mhz"] = None
-        return
-    worst = max(fractions)
-    compute["implied_min_clock_mhz"] = round(clock * worst, 0)
-    for item in compute["efficiency"]:
-        if item["fraction_of_peak"]:
-            item["fraction_at_implied_clock"] = round(item["fraction_of_peak"] / worst, 4)
-
-
-def method_notes(config: BenchConfig, n_test: int) -> list[str]:
-    """How the numbers were measured, for bench.md."""
-    p = config.policy
-    iso = (
-        "Each row ran in its own worker process (`python -m benchmarks.worker`)."
-        if config.isolate
-        else "All rows ran inside the bench process (memory not measured per row)."
-    )
-    if config.isolate and config.processes > 1:
-        iso += (
-            f" Each row ran in {config.processes} fresh processes and the one with the lowest "
-            "median latency is reported (all medians in bench.json `process_medians_ms`)."
-        )
-    return [
-        iso,
-        f"Latency: one image per call after {p.warmup} warm-up calls, in rounds of {p.min_runs} "
-        f"calls until the median moved < {p.rel_tol:.0%} between rounds (at least "
-        f"{p.min_time_s:g} s, at most {p.max_time_s:g} s; `*` marks a row that hit the limit "
-        f"first), done in {p.blocks} independent blocks of which the one with the lowest median "
-        "is reported (every block's median is in bench.json `block_medians_ms`), so a burst of "
-        "other work during one block does not decide the number. Median and p90 of single "
-        "calls. TFLite rows time "
-        "`Classifier.predict_proba` on uint8 pixels as the vision step hands them over "
-        "(quantize, set, invoke, read, dequantize: what the app pays); Keras times "
-        "`model(x)` eagerly; peers time their own run call.",
-        "At one thread each call is timed a second time in process CPU time "
-        "(`time.process_time`): on a shared machine a long call is preempted far more often "
-        "than a short one, so wall-clock ratios against slow calls (Keras, a camera frame) are "
-        "checked against CPU-time ratios (bench.json `latency_cpu_ms`, end to end `cpu_latency`).",
-        "invoke ms: `Interpreter.invoke()` alone on a second interpreter with the input already "
-        "set - the compute the MAC analysis divides by.",
-        f"Throughput: {config.throughput_images} images per call, median of several calls; "
-        "TFLite models have a fixed batch of 1, so a loop of invokes; Keras `model.predict` "
-        "with batch_size 256; peers batch 256 where the model has a dynamic batch.",
-        f"Accuracy: all {n_test} MNIST test images through each row's batch path; agreement = "
-        "same top-1 digit as Keras on the same images; the gate is the converter's "
-        "(conversion.json max_drop_pp).",
-        "Peak RSS: the worker's VmHWM, its peak resident set (includes Python, numpy and the "
-        "test set as uint8; ru_maxrss is not used: it survives exec and would count the parent); "
-        "(+model) is peak minus the worker's RSS just before it imported the runtime and loaded "
-        "the model. tracemalloc is not used: it cannot see native (C++) allocations.",
-        "The machine is shared (2 cores, other work running): numbers are noisy, so medians are "
-        "reported and the load average at start is recorded. Ratios within one run carry the "
-        "conclusions; absolute numbers from different machines are not comparable.",
-    ]
 
 
 def run_bench(config: BenchConfig) -> dict[str, Any]:
@@ -364,7 +218,9 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
             if key.variant == "onnx" and export is not None and not export.get("ok"):
                 result = dict(export)
             else:
-                result = _best_of(case, config, workdir)
+                result = best_of(
+                    case, processes=config.processes, isolate=config.isolate, workdir=workdir
+                )
                 if key.size_bytes is None and case.kind != "keras":
                     key = replace(key, size_bytes=_size(Path(case.model)))
             results.append((key, result))
@@ -405,31 +261,10 @@ def run_bench(config: BenchConfig) -> dict[str, Any]:
         "rows": rows,
         "e2e": e2e,
         "summary": summarize(rows, e2e),
-        "compute": _compute(rows, system),
+        "compute": compute_summary(rows, system),
         "onnx_export": export,
         "method": method_notes(config, len(y)),
     }
-
-
-def _best_of(case: Case, config: BenchConfig, workdir: Path) -> dict[str, Any]:
-    """Run a case ``config.processes`` times (fresh workers); keep the fastest that ran.
-
-    The same worker run twice on a quiet machine once measured 0.064 ms and 0.042 ms per int8
-    image, consistently across all blocks of each process: something about the whole process
-    (where its memory or its vCPU landed), not a burst. Every run's median is kept in
-    ``process_medians_ms``.
-    """
-    runs = [run_worker(case, isolate=config.isolate, workdir=workdir)]
-    for _ in range(1, config.processes if config.isolate else 1):
-        if not runs[0].get("ok"):
-            break  # a row that fails, fails every time
-        runs.append(run_worker(case, isolate=config.isolate, workdir=workdir))
-    ran = [r for r in runs if r.get("ok") and r.get("latency")]
-    if not ran:
-        return runs[0]
-    best = min(ran, key=lambda r: r["latency"]["median_ms"])
-    best["process_medians_ms"] = [r["latency"]["median_ms"] for r in ran]
-    return best
 
 
 def _progress(result: dict[str, Any]) -> str:

@@ -3,7 +3,8 @@
 :func:`count_tflite_macs` counts multiply-accumulates from the TFLite graph the runtime actually
 runs (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED; pooling, softmax and reshapes are not MACs).
 :func:`peak_rate` estimates one core's peak MACs per cycle from the CPU flags, with the
-assumption it made spelled out, and :func:`efficiency` puts the two together.
+assumption it made spelled out, and :func:`efficiency` puts the two together;
+:func:`compute_summary` does that for a whole benchmark's rows (bench.json ``compute``).
 
 The peak model is deliberately simple (vector width x units x clock); real kernels also pay for
 memory traffic, im2col/packing, per-operator dispatch and requantization, so a tiny model like
@@ -15,6 +16,8 @@ from __future__ import annotations
 import logging
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from benchmarks.table import KERAS, find_row, median_ms
 
 log = logging.getLogger(__name__)
 
@@ -143,3 +146,57 @@ def efficiency(macs: int, latency_ms: float, peak: PeakRate, dtype: str) -> dict
         "fraction_of_peak": None if fraction is None else round(fraction, 4),
         "latency_at_peak_us": None if floor_us is None else round(floor_us, 2),
     }
+
+
+def compute_summary(rows: list[dict[str, Any]], system: dict[str, Any]) -> dict[str, Any]:
+    """MACs per inference against one core's peak, for int8 and float32 at one thread.
+
+    Args:
+        rows: bench.json's rows (:func:`benchmarks.table.build_row`).
+        system: :func:`benchmarks.sysinfo.system_info` (its ``cpu`` gives the peak).
+    """
+    peak = peak_rate(system["cpu"])
+    int8, float32 = find_row(rows, "int8", threads=1), find_row(rows, "float32", threads=1)
+    source = next((r for r in (int8, float32) if r and r.get("macs")), None)
+    keras = find_row(rows, KERAS)
+    macs = source["macs"] if source else (keras or {}).get("macs")
+    out: dict[str, Any] = {
+        "macs": macs,
+        "macs_source": "TFLite graph (CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED)"
+        if source
+        else "Keras layers",
+        "peak": peak.to_dict(),
+        "efficiency": [],
+    }
+    if not macs:
+        return out
+    for row, dtype in ((int8, "int8"), (float32, "float32")):
+        if row is None:
+            continue
+        for label, field_name in (("invoke()", "kernel_ms"), ("Classifier", "latency_ms")):
+            value = median_ms(row, field_name)
+            if value:
+                item = efficiency(macs, value, peak, dtype)
+                item["label"] = f"{row['variant']} {label}, {row['runtime']}, 1 thread"
+                out["efficiency"].append(item)
+    bound_clock(out)
+    return out
+
+
+def bound_clock(compute: dict[str, Any]) -> None:
+    """If a row beat the peak at the reported clock, the core ran faster than reported.
+
+    Under a hypervisor /proc/cpuinfo shows the nominal clock while the core boosts. A measured
+    rate above the peak proves a clock of at least ``reported x fraction``; every fraction is
+    then also given at that lower bound of the clock (an upper bound of the true fraction).
+    """
+    fractions = [e["fraction_of_peak"] for e in compute["efficiency"] if e["fraction_of_peak"]]
+    clock = compute["peak"].get("clock_mhz")
+    if not fractions or not clock or max(fractions) <= 1.0:
+        compute["implied_min_clock_mhz"] = None
+        return
+    worst = max(fractions)
+    compute["implied_min_clock_mhz"] = round(clock * worst, 0)
+    for item in compute["efficiency"]:
+        if item["fraction_of_peak"]:
+            item["fraction_at_implied_clock"] = round(item["fraction_of_peak"] / worst, 4)

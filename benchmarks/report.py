@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from benchmarks.table import STATUS_PASSED
 from converter.report import kilobytes, percent
 from edge_app import files
+
+if TYPE_CHECKING:
+    from benchmarks.bench import BenchConfig
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +195,53 @@ def _converter_lines(rows: list[dict[str, Any]], doc: dict[str, Any]) -> list[st
     ]
     scope = "same test images" if doc.get("full_test_set") else "this run used a subset"
     return [f"- Accuracy here vs conversion.json ({scope}): " + "; ".join(parts)]
+
+
+def method_notes(config: BenchConfig, n_test: int) -> list[str]:
+    """How the numbers were measured, for bench.md."""
+    p = config.policy
+    iso = (
+        "Each row ran in its own worker process (`python -m benchmarks.worker`)."
+        if config.isolate
+        else "All rows ran inside the bench process (memory not measured per row)."
+    )
+    if config.isolate and config.processes > 1:
+        iso += (
+            f" Each row ran in {config.processes} fresh processes and the one with the lowest "
+            "median latency is reported (all medians in bench.json `process_medians_ms`)."
+        )
+    return [
+        iso,
+        f"Latency: one image per call after {p.warmup} warm-up calls, in rounds of {p.min_runs} "
+        f"calls until the median moved < {p.rel_tol:.0%} between rounds (at least "
+        f"{p.min_time_s:g} s, at most {p.max_time_s:g} s; `*` marks a row that hit the limit "
+        f"first), done in {p.blocks} independent blocks of which the one with the lowest median "
+        "is reported (every block's median is in bench.json `block_medians_ms`), so a burst of "
+        "other work during one block does not decide the number. Median and p90 of single "
+        "calls. TFLite rows time "
+        "`Classifier.predict_proba` on uint8 pixels as the vision step hands them over "
+        "(quantize, set, invoke, read, dequantize: what the app pays); Keras times "
+        "`model(x)` eagerly; peers time their own run call.",
+        "At one thread each call is timed a second time in process CPU time "
+        "(`time.process_time`): on a shared machine a long call is preempted far more often "
+        "than a short one, so wall-clock ratios against slow calls (Keras, a camera frame) are "
+        "checked against CPU-time ratios (bench.json `latency_cpu_ms`, end to end `cpu_latency`).",
+        "invoke ms: `Interpreter.invoke()` alone on a second interpreter with the input already "
+        "set - the compute the MAC analysis divides by.",
+        f"Throughput: {config.throughput_images} images per call, median of several calls; "
+        "TFLite models have a fixed batch of 1, so a loop of invokes; Keras `model.predict` "
+        "with batch_size 256; peers batch 256 where the model has a dynamic batch.",
+        f"Accuracy: all {n_test} MNIST test images through each row's batch path; agreement = "
+        "same top-1 digit as Keras on the same images; the gate is the converter's "
+        "(conversion.json max_drop_pp).",
+        "Peak RSS: the worker's VmHWM, its peak resident set (includes Python, numpy and the "
+        "test set as uint8; ru_maxrss is not used: it survives exec and would count the parent); "
+        "(+model) is peak minus the worker's RSS just before it imported the runtime and loaded "
+        "the model. tracemalloc is not used: it cannot see native (C++) allocations.",
+        "The machine is shared (2 cores, other work running): numbers are noisy, so medians are "
+        "reported and the load average at start is recorded. Ratios within one run carry the "
+        "conclusions; absolute numbers from different machines are not comparable.",
+    ]
 
 
 def render_markdown(doc: dict[str, Any]) -> str:

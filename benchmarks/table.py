@@ -3,7 +3,7 @@
 A row is one model variant in one runtime at one thread count. Its status is decided here:
 
 * ``passed`` - it loaded, ran, and lost no more accuracy against Keras than the converter's gate
-  (``max_drop_pp`` from conversion.json, the same :func:`converter.report.gate_status`);
+  (``max_drop_pp`` from conversion.json, the same :func:`converter.gate.passes`);
 * ``accuracy-failed`` - it loaded and ran but lost more than that;
 * ``load-failed`` / ``run-failed`` - the runtime could not load it, or crashed running it; the
   reason is kept and the rest of the run goes on.
@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from converter.gate import passes
+
 STATUS_PASSED = "passed"
 STATUS_ACCURACY_FAILED = "accuracy-failed"
 STATUS_LOAD_FAILED = "load-failed"
@@ -26,7 +28,6 @@ STATUS_RUN_FAILED = "run-failed"
 STATUSES = (STATUS_PASSED, STATUS_ACCURACY_FAILED, STATUS_LOAD_FAILED, STATUS_RUN_FAILED)
 
 #: Gate when there is no conversion.json to read it from (the converter's default, in pp).
-DEFAULT_MAX_DROP_PP = 0.1
 KERAS = "keras"
 
 
@@ -59,13 +60,6 @@ def accuracy_of(predictions: list[int] | np.ndarray, labels: np.ndarray) -> floa
     if len(pred) != len(labels):
         raise ValueError(f"{len(pred)} predictions for {len(labels)} labels")
     return float(np.mean(pred == labels))
-
-
-def gate(delta_pp: float, max_drop_pp: float) -> bool:
-    """The converter's accuracy gate (reused, so the bench and the converter never disagree)."""
-    from converter.report import gate_status
-
-    return gate_status(delta_pp, max_drop_pp)[0]
 
 
 def build_row(
@@ -133,7 +127,8 @@ def build_row(
             row["notes"].append("no Keras accuracy to gate against")
         return row
     row["delta_pp"] = round((row["accuracy"] - reference_accuracy) * 100.0, 4)
-    row["status"] = STATUS_PASSED if gate(row["delta_pp"], max_drop_pp) else STATUS_ACCURACY_FAILED
+    passed = passes(row["delta_pp"], max_drop_pp)
+    row["status"] = STATUS_PASSED if passed else STATUS_ACCURACY_FAILED
     return row
 
 

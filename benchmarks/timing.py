@@ -9,16 +9,18 @@ core, a page fault) should not move the answer; the best block, because a burst 
 else's work can slow every call for a second or two.
 
 :func:`throughput` is the same measurement for a call that handles ``items`` at once, reported as
-items per second at the median.
+items per second at the median. :func:`fixed_runs` is the policy for calls too slow to repeat
+until stable, and :func:`cycling` turns a list of inputs into the one call that is timed.
 
 The clock is injectable so the logic is testable without wall-clock thresholds.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -60,6 +62,25 @@ class TimingPolicy:
 
 #: A few calls only: for slow paths (Keras batch predict) and for tests.
 QUICK = TimingPolicy(warmup=2, min_runs=3, max_runs=50, min_time_s=0.0, max_time_s=2.0, blocks=1)
+
+
+def fixed_runs(runs: int, *, warmup: int = 0) -> TimingPolicy:
+    """Exactly ``runs`` timed calls after ``warmup``, in one block, however long they take.
+
+    For calls too slow to repeat until stable (a 12-megapixel photo) or a set of inputs to go
+    through a known number of times.
+    """
+    return TimingPolicy(
+        warmup=warmup, min_runs=runs, max_runs=runs, min_time_s=0.0, max_time_s=math.inf, blocks=1
+    )
+
+
+def cycling(fn: Callable[[Any], object], items: Sequence[Any]) -> Callable[[], object]:
+    """A no-argument call for :func:`measure` that applies ``fn`` to each item in turn."""
+    if not items:
+        raise ValueError("cycling through no items")
+    position = itertools.cycle(items)
+    return lambda: fn(next(position))
 
 
 @dataclass(frozen=True)

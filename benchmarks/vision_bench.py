@@ -34,7 +34,9 @@ import numpy as np
 
 from benchmarks.errors import BenchError
 from benchmarks.score import edit_distance
+from benchmarks.timing import cycling, fixed_runs, measure
 from edge_app.cliparts import HelpFormatter
+from edge_app.models import model_path
 from edge_app.reader import LINE_SEPARATOR, DigitReader
 
 log = logging.getLogger(__name__)
@@ -44,7 +46,7 @@ TARGETS = {
     "real_crop": 0.98, "real_single": 0.95, "real_multi": 0.85, "real_multi_digits": 0.97,
 }  # fmt: skip
 KINDS = ("single", "string", "page", "scan", "crop", "blank", "clutter")
-DEFAULT_MODEL = Path(__file__).resolve().parents[1] / "edge_app" / "models" / "digits_int8.tflite"
+DEFAULT_MODEL = model_path()  # the shipped model of the default format
 DEFAULT_REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real-photos"
 # Seeds of the generator that no training run uses (the trainer's photos take seed * 3 + 1..3
 # with its default seed 42, and * 1000 + chunk inside make_crops).
@@ -52,8 +54,8 @@ BENCH_SEED = 900001
 
 
 @dataclass(frozen=True)
-class BenchConfig:
-    """What to measure and how much of it."""
+class VisionBenchConfig:
+    """What the vision benchmark measures and how much of it (not digits-bench's BenchConfig)."""
 
     model: Path
     data_dir: str | None = None
@@ -90,7 +92,7 @@ def _rate(hits: float, total: float) -> float:
     return round(hits / total, 4) if total else 0.0
 
 
-def bench_photos(reader: DigitReader, glyphs, labels, cfg: BenchConfig) -> dict[str, Any]:
+def bench_photos(reader: DigitReader, glyphs, labels, cfg: VisionBenchConfig) -> dict[str, Any]:
     """Every synthetic kind: exact rate, digit accuracy, per-tag exact rate, a few misses."""
     from trainer.synth.scenes import SceneMaker
 
@@ -129,7 +131,7 @@ def bench_photos(reader: DigitReader, glyphs, labels, cfg: BenchConfig) -> dict[
     return out
 
 
-def bench_scans(reader: DigitReader, cfg: BenchConfig) -> dict[str, Any]:
+def bench_scans(reader: DigitReader, cfg: VisionBenchConfig) -> dict[str, Any]:
     """UCI optical digits (scikit-learn's load_digits) as clean scans and tight crops."""
     from sklearn.datasets import load_digits
 
@@ -179,25 +181,23 @@ def bench_real(reader: DigitReader, folder: Path) -> dict[str, Any] | None:
 
 
 def _timed(reader: DigitReader, images: list[np.ndarray], repeats: int) -> dict[str, float] | None:
-    if not images:  # nothing asked for (e.g. --page-photos 0)
+    """Each image read ``repeats`` times, in wall-clock and in this thread's CPU time (None
+    when there are no images: nothing was asked for, e.g. ``--page-photos 0``)."""
+    if not images:
         return None
-    for image in images[:2]:  # warm up caches and the interpreter
-        reader.read(image)
-    wall, cpu = [], []
-    for _ in range(repeats):
-        for image in images:
-            c0 = time.thread_time()
-            wall.append(reader.read(image).latency_ms)
-            cpu.append((time.thread_time() - c0) * 1000)
+    read = cycling(reader.read, images)
+    runs = len(images) * repeats
+    wall = measure(read, fixed_runs(runs, warmup=2))  # warm up caches and the interpreter
+    cpu = measure(read, fixed_runs(runs), clock=time.thread_time)
     return {
-        "runs": len(wall),
-        "median_ms": round(float(np.median(wall)), 3),
-        "p90_ms": round(float(np.percentile(wall, 90)), 3),
-        "cpu_median_ms": round(float(np.median(cpu)), 3),
+        "runs": wall.runs,
+        "median_ms": round(wall.median_ms, 3),
+        "p90_ms": round(wall.p90_ms, 3),
+        "cpu_median_ms": round(cpu.median_ms, 3),
     }
 
 
-def bench_latency(reader: DigitReader, glyphs, labels, cfg: BenchConfig) -> dict[str, Any]:
+def bench_latency(reader: DigitReader, glyphs, labels, cfg: VisionBenchConfig) -> dict[str, Any]:
     """640x480 frames (one digit, and strings) and 12 MP page photos -> digits, one thread."""
     import cv2
 
@@ -207,21 +207,19 @@ def bench_latency(reader: DigitReader, glyphs, labels, cfg: BenchConfig) -> dict
     singles = [maker.single(FRAME).image for _ in range(cfg.latency_frames)]
     strings = [maker.string(size=FRAME).image for _ in range(cfg.latency_frames)]
     pages = [maker.page((4032, 3024)).image for _ in range(cfg.page_photos)]
-    decode = []
-    for page in pages:
-        ok, jpeg = cv2.imencode(".jpg", page, [cv2.IMWRITE_JPEG_QUALITY, 90])
-        started = time.perf_counter()
-        cv2.imdecode(jpeg, cv2.IMREAD_COLOR)
-        decode.append((time.perf_counter() - started) * 1000)
+    jpegs = [cv2.imencode(".jpg", page, [cv2.IMWRITE_JPEG_QUALITY, 90])[1] for page in pages]
+    decode = jpegs and measure(
+        cycling(lambda jpeg: cv2.imdecode(jpeg, cv2.IMREAD_COLOR), jpegs), fixed_runs(len(jpegs))
+    )
     return {
         "frame": _timed(reader, singles, cfg.latency_repeats),
         "frame_string": _timed(reader, strings, max(1, cfg.latency_repeats // 2)),
         "page_12mp": _timed(reader, pages, 2),
-        "page_jpeg_decode_ms": round(float(np.median(decode)), 1) if decode else None,
+        "page_jpeg_decode_ms": round(decode.median_ms, 1) if decode else None,
     }
 
 
-def run(cfg: BenchConfig) -> dict[str, Any]:
+def run(cfg: VisionBenchConfig) -> dict[str, Any]:
     """Run every part and return the JSON-ready results with the targets beside them.
 
     Raises:
@@ -332,7 +330,7 @@ def _counts(text: str) -> tuple[tuple[str, int], ...]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    d = BenchConfig(model=DEFAULT_MODEL)
+    d = VisionBenchConfig(model=DEFAULT_MODEL)
     p = argparse.ArgumentParser(
         prog="python -m benchmarks.vision_bench",
         description="Measure reading digits from photos (synthetic, UCI scans, real) against "
@@ -369,7 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     values = {k: v for k, v in vars(args).items() if k not in ("json", "verbose")}
-    cfg = BenchConfig(**values)
+    cfg = VisionBenchConfig(**values)
     try:
         results = run(cfg)
     except BenchError as exc:

@@ -7,6 +7,8 @@ runtime was imported, so the difference is what loading and running that model c
 A case that crashes the process (a segfaulting runtime) still yields a failed row.
 
 ``python -m benchmarks.worker CASE.json RESULT.json``; :func:`run_case` is the same in-process.
+The parent's side is here too: :func:`run_worker` starts one worker and reads its result,
+:func:`best_of` runs a case in several fresh workers and keeps the fastest.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ import json
 import logging
 import os
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,6 +35,8 @@ log = logging.getLogger(__name__)
 
 #: Images classified per accuracy-pass call (keeps the float copy of the test set small).
 ACCURACY_CHUNK = 1000
+WORKER_TIMEOUT_S = 900.0
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
@@ -198,6 +204,69 @@ def run_case(case: Case) -> dict[str, Any]:
         except (DigitLiteError, ImportError, OSError, ValueError) as exc:
             return _failed("e2e", exc)
     return measure_model(case)
+
+
+def run_worker(
+    case: Case, *, isolate: bool, workdir: Path, timeout_s: float = WORKER_TIMEOUT_S
+) -> dict[str, Any]:
+    """Run one case in a fresh ``python -m benchmarks.worker`` (or in-process); return its result.
+
+    A worker that crashes, hangs or writes no result becomes a failed result, never an exception.
+    """
+    if not isolate:
+        result = run_case(case)
+        if result.get("memory"):
+            result["memory"] = None  # the whole bench process: not this row's
+        return result
+    fd, name = tempfile.mkstemp(dir=workdir, suffix=".case.json")
+    os.close(fd)
+    case_file = Path(name)
+    result_file = case_file.with_suffix(".result.json")
+    case_file.write_text(case.to_json())
+    env = dict(os.environ)
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    command = [sys.executable, "-m", "benchmarks.worker", str(case_file), str(result_file)]
+    try:
+        proc = subprocess.run(command, capture_output=True, text=True, timeout=timeout_s, env=env)
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "stage": "run", "error": f"worker timed out after {timeout_s:.0f} s"}
+    for line in proc.stderr.splitlines():
+        log.debug("worker: %s", line)
+    try:
+        return json.loads(result_file.read_text())
+    except (OSError, ValueError):
+        tail = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()][-1:] or ["no output"]
+        stage = "load"  # a runtime that crashes the process usually does so while loading
+        return {
+            "ok": False,
+            "stage": stage,
+            "error": f"worker process died (exit code {proc.returncode}): {tail[0][:300]}",
+        }
+    finally:
+        case_file.unlink(missing_ok=True)
+        result_file.unlink(missing_ok=True)
+
+
+def best_of(case: Case, *, processes: int, isolate: bool, workdir: Path) -> dict[str, Any]:
+    """Run a case ``processes`` times (fresh workers); keep the fastest that ran.
+
+    The same worker run twice on a quiet machine once measured 0.064 ms and 0.042 ms per int8
+    image, consistently across all blocks of each process: something about the whole process
+    (where its memory or its vCPU landed), not a burst. Every run's median is kept in
+    ``process_medians_ms``.
+    """
+    runs = [run_worker(case, isolate=isolate, workdir=workdir)]
+    for _ in range(1, processes if isolate else 1):
+        if not runs[0].get("ok"):
+            break  # a row that fails, fails every time
+        runs.append(run_worker(case, isolate=isolate, workdir=workdir))
+    ran = [r for r in runs if r.get("ok") and r.get("latency")]
+    if not ran:
+        return runs[0]
+    best = min(ran, key=lambda r: r["latency"]["median_ms"])
+    best["process_medians_ms"] = [r["latency"]["median_ms"] for r in ran]
+    return best
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,6 +8,7 @@ Modules, one job each:
 * :mod:`converter.verify` - every variant vs Keras through the edge Classifier
 * :mod:`converter.stamp` - the contract embedded in each file's metadata
 * :mod:`converter.compat` - minimum runtime version and which runtimes can load a model
+* :mod:`converter.gate` - the accuracy gate (its policy and default), shared with the benchmarks
 * :mod:`converter.report` - ``conversion.md`` (``conversion.json`` is the same dict)
 * :mod:`converter.pipeline` - one run, start to finish; :mod:`converter.cli` - ``digits-convert``
 * :mod:`converter.ship` - publish a verified run's models as the app's default

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from converter.calibration import DEFAULT_CALIBRATION_SAMPLES, MIN_CALIBRATION_SAMPLES
 from converter.formats import FORMAT_NAMES, FORMATS
+from converter.gate import DEFAULT_MAX_DROP_PP
 from converter.pipeline import (
-    DEFAULT_MAX_DROP,
     REPORT_JSON,
     REPORT_MD,
     ConvertConfig,
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"training images for int8 calibration (at least {MIN_CALIBRATION_SAMPLES})",
     )  # fmt: skip
     parser.add_argument(
-        "--max-drop", type=float, default=DEFAULT_MAX_DROP, metavar="PP",
+        "--max-drop", type=float, default=DEFAULT_MAX_DROP_PP, metavar="PP",
         help="largest accuracy loss vs Keras a variant may have, in percentage points",
     )  # fmt: skip
     parser.add_argument(

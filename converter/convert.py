@@ -101,13 +101,15 @@ def check_model_io(model: Any, label: str) -> None:
     in_shape = _shape(model.input_shape)
     out_shape = _shape(model.output_shape)
     if in_shape[1:] != INPUT_SHAPE:
+        expected = ", ".join(map(str, INPUT_SHAPE))
         raise SourceModelError(
-            f"{label}: model input is {list(in_shape)}, expected [batch, 28, 28, 1]"
+            f"{label}: model input is {list(in_shape)}, expected [batch, {expected}]"
         )
     if out_shape[1:] not in ((len(LABELS),), (len(VISION_LABELS),)):
+        extra = ", ".join(VISION_LABELS[len(LABELS) :])
         raise SourceModelError(
-            f"{label}: model output is {list(out_shape)}, expected [batch, 10] (the digits) or "
-            "[batch, 12] (the digits, none, cut)"
+            f"{label}: model output is {list(out_shape)}, expected [batch, {len(LABELS)}] (the "
+            f"digits) or [batch, {len(VISION_LABELS)}] (the digits, {extra})"
         )
 
 

@@ -69,7 +69,6 @@ class Format:
         summary: one line for reports and ``--help``.
         weights: how the weights are stored.
         activations: the arithmetic the runtime does between layers.
-        io_dtype: dtype of the input and output tensors (``int8`` inputs are quantized pixels).
         needs_calibration: whether conversion needs a representative dataset.
         runtime_notes: what the format needs or implies at run time.
         configure: ``configure(tf_lite_converter, representative_dataset_or_None)`` sets the
@@ -81,15 +80,9 @@ class Format:
     summary: str
     weights: str
     activations: str
-    io_dtype: str
     needs_calibration: bool
     runtime_notes: str
     configure: Callable[[Any, RepresentativeDataset | None], None]
-
-    @property
-    def quantized_io(self) -> bool:
-        """True when input/output tensors are integers (use the tensors' scale/zero point)."""
-        return self.io_dtype != "float32"
 
     def path(self, directory: str | Path) -> Path:
         """Where this format's model lives inside a run directory."""
@@ -103,7 +96,6 @@ FORMATS: tuple[Format, ...] = (
         summary="float32 weights and activations: the reference conversion",
         weights="float32",
         activations="float32",
-        io_dtype="float32",
         needs_calibration=False,
         runtime_notes="any TFLite runtime; largest file",
         configure=_float32,
@@ -114,7 +106,6 @@ FORMATS: tuple[Format, ...] = (
         summary="float16 weights, float32 activations",
         weights="float16",
         activations="float32",
-        io_dtype="float32",
         needs_calibration=False,
         runtime_notes="CPU dequantizes weights to float32 at load; GPU delegates run fp16",
         configure=_float16,
@@ -125,7 +116,6 @@ FORMATS: tuple[Format, ...] = (
         summary="dynamic range: int8 weights, float32 activations",
         weights="int8",
         activations="float32 (int8 inside hybrid kernels)",
-        io_dtype="float32",
         needs_calibration=False,
         runtime_notes="CPU hybrid kernels quantize activations on the fly; no calibration",
         configure=_dynamic,
@@ -136,7 +126,6 @@ FORMATS: tuple[Format, ...] = (
         summary="full integer: int8 weights and activations, int8 input/output",
         weights="int8",
         activations="int8",
-        io_dtype="int8",
         needs_calibration=True,
         runtime_notes="int8 everywhere (Edge TPU/NPU-friendly); inputs quantized with the "
         "input tensor's scale and zero point",

@@ -14,7 +14,7 @@ import logging
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +36,8 @@ from converter.convert import (
 )
 from converter.errors import ConversionFailed
 from converter.formats import DEFAULT_FORMATS, Format, parse_formats
-from converter.report import gate_status, render_markdown
+from converter.gate import DEFAULT_MAX_DROP_PP, gate_status
+from converter.report import ConversionRow, VisionRow, render_markdown
 from converter.stamp import build_contract, embed_contract, package_versions
 from converter.verify import Check, KerasReference, compare, keras_reference, verify_model
 from edge_app import files
@@ -49,7 +50,6 @@ log = logging.getLogger(__name__)
 REPORT_JSON = "conversion.json"
 REPORT_MD = "conversion.md"
 REPORT_SCHEMA = 1
-DEFAULT_MAX_DROP = 0.1
 RESTAMP_CHECK_IMAGES = 200
 
 
@@ -73,7 +73,7 @@ class ConvertConfig:
     formats: tuple[str, ...] = DEFAULT_FORMATS
     out: Path | None = None
     calibration_samples: int = DEFAULT_CALIBRATION_SAMPLES
-    max_drop: float = DEFAULT_MAX_DROP
+    max_drop: float = DEFAULT_MAX_DROP_PP
     data_dir: Path | None = None
     runtime: str | None = None
     seed: int = 0
@@ -98,17 +98,12 @@ class Outcome:
 
 
 def _arch_of(run_dir: Path) -> str | None:
+    """The primary architecture the trainer recorded in run.json (``config.archs[0]``)."""
     try:
         record = json.loads((run_dir / "run.json").read_text())
-    except (OSError, ValueError):
+        return str(record["config"]["archs"][0])
+    except (OSError, ValueError, TypeError, KeyError, IndexError):
         return None
-    if not isinstance(record, dict):
-        return None
-    if isinstance(record.get("arch"), str):
-        return record["arch"]
-    config = record.get("config") or {}
-    archs = config.get("archs") or ([config["arch"]] if config.get("arch") else [])
-    return str(archs[0]) if archs else None
 
 
 def _kb(n: int) -> str:
@@ -132,7 +127,7 @@ class _Job:
     labels: tuple[str, ...]
 
 
-def _convert_one(fmt: Format, job: _Job) -> dict[str, Any]:
+def _convert_one(fmt: Format, job: _Job) -> ConversionRow:
     """Convert, verify (unstamped), stamp with the measured numbers, re-check; one report row."""
     config, source, calibration, x = job.config, job.source, job.calibration, job.x
     start = time.perf_counter()
@@ -184,15 +179,18 @@ def _convert_one(fmt: Format, job: _Job) -> dict[str, Any]:
     files.write_bytes(target, stamped)
     _check_stamped(target, x[:RESTAMP_CHECK_IMAGES], probs[:RESTAMP_CHECK_IMAGES], config.runtime)
     row = _row(fmt, check, stamped, contract.quantization, convert_seconds, config)
-    if vision is not None:
-        row["vision"] = {
-            "accuracy": vision.accuracy,
-            "keras_accuracy": vision.keras_accuracy,
-            "delta_pp": round(vision.delta_pp, 4),
-            "agreement": vision.agreement,
-            "samples": vision.samples,
-        }
-    return row
+    if vision is None:
+        return row
+    return replace(
+        row,
+        vision=VisionRow(
+            accuracy=vision.accuracy,
+            keras_accuracy=vision.keras_accuracy,
+            delta_pp=round(vision.delta_pp, 4),
+            agreement=vision.agreement,
+            samples=vision.samples,
+        ),
+    )
 
 
 def _check_part(job: _Job, probs: np.ndarray, start: int, stop: int, full: Check) -> Check:
@@ -218,32 +216,32 @@ def _row(
     quantization: dict[str, Any],
     convert_seconds: float,
     config: ConvertConfig,
-) -> dict[str, Any]:
+) -> ConversionRow:
     passed, status = gate_status(check.delta_pp, config.max_drop)
-    return {
-        "format": fmt.name,
-        "file": fmt.filename,
-        "summary": fmt.summary,
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "size_bytes": len(data),
-        "size_ratio_vs_float32": None,  # filled in once every row exists
-        "accuracy": check.accuracy,
-        "keras_accuracy": check.keras_accuracy,
-        "delta_pp": round(check.delta_pp, 4),
-        "agreement": check.agreement,
-        "disagreements": int(round((1 - check.agreement) * check.samples)),
-        "max_prob_diff": check.max_prob_diff,
-        "mean_prob_diff": check.mean_prob_diff,
-        "samples": check.samples,
-        "runtime": check.runtime,
-        "convert_seconds": round(convert_seconds, 3),
-        "verify_seconds": round(check.seconds, 3),
-        "quantization": quantization,
-        "runtime_notes": fmt.runtime_notes,
-        "compat": compatibility(data),
-        "passed": passed,
-        "status": status,
-    }
+    return ConversionRow(
+        format=fmt.name,
+        file=fmt.filename,
+        summary=fmt.summary,
+        sha256=hashlib.sha256(data).hexdigest(),
+        size_bytes=len(data),
+        size_ratio_vs_float32=None,  # filled in once every row exists
+        accuracy=check.accuracy,
+        keras_accuracy=check.keras_accuracy,
+        delta_pp=round(check.delta_pp, 4),
+        agreement=check.agreement,
+        disagreements=int(round((1 - check.agreement) * check.samples)),
+        max_prob_diff=check.max_prob_diff,
+        mean_prob_diff=check.mean_prob_diff,
+        samples=check.samples,
+        runtime=check.runtime,
+        convert_seconds=round(convert_seconds, 3),
+        verify_seconds=round(check.seconds, 3),
+        quantization=quantization,
+        runtime_notes=fmt.runtime_notes,
+        compat=compatibility(data),
+        passed=passed,
+        status=status,
+    )
 
 
 def _vision_crops(run_dir: Path) -> tuple[Any, Any]:
@@ -327,18 +325,20 @@ def run_conversion(config: ConvertConfig) -> Outcome:
             (staging / fmt.filename).replace(final)
             log.info(
                 "%s model written in %.1f s -> %s (%s)", fmt.name,
-                row["convert_seconds"] + row["verify_seconds"], final, _kb(row["size_bytes"]),
+                row.convert_seconds + row.verify_seconds, final, _kb(row.size_bytes),
             )  # fmt: skip
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
-    float32 = next((r for r in rows if r["format"] == "float32"), None)
-    for row in rows:
-        if float32:
-            row["size_ratio_vs_float32"] = round(row["size_bytes"] / float32["size_bytes"], 4)
+    float32 = next((r for r in rows if r.format == "float32"), None)
+    if float32:
+        rows = [
+            replace(r, size_ratio_vs_float32=round(r.size_bytes / float32.size_bytes, 4))
+            for r in rows
+        ]
     report = {
         "schema": REPORT_SCHEMA,
-        "passed": all(r["passed"] for r in rows),
+        "passed": all(r.passed for r in rows),
         "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "total_seconds": round(time.perf_counter() - total_start, 2),
         "source": {
@@ -363,7 +363,7 @@ def run_conversion(config: ConvertConfig) -> Outcome:
             "seed": config.seed,
         },
         "versions": package_versions(),
-        "formats": rows,
+        "formats": [r.to_dict() for r in rows],
     }
     markdown = render_markdown(report)
     files.write_json(out / REPORT_JSON, report)

@@ -6,9 +6,71 @@ one :func:`converter.pipeline.run_conversion` returns, so they can never disagre
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from converter.compat import TARGETS
+
+
+@dataclass(frozen=True)
+class VisionRow:
+    """A vision model's numbers on the trainer's held-out vision crops (``row["vision"]``)."""
+
+    accuracy: float
+    keras_accuracy: float
+    delta_pp: float
+    agreement: float
+    samples: int
+
+
+@dataclass(frozen=True)
+class ConversionRow:
+    """One variant's row of ``conversion.json`` (``formats[i]``): what it is and how it did.
+
+    Attributes:
+        format, file, summary, runtime_notes: from the format table.
+        sha256, size_bytes: of the stamped file.
+        size_ratio_vs_float32: its size over the float32 variant's (None without one).
+        accuracy, keras_accuracy, delta_pp, agreement, disagreements, max_prob_diff,
+            mean_prob_diff, samples, runtime, verify_seconds: the verification against Keras
+            on the MNIST test set (:class:`converter.verify.Check`).
+        convert_seconds: time the TFLite conversion took.
+        quantization: the input and output tensors' dtype, shape, scale, zero point.
+        compat: :func:`converter.compat.compatibility` of the file.
+        passed, status: the accuracy gate's verdict (:mod:`converter.gate`).
+        vision: the vision crops' numbers, for a vision model (absent from the JSON otherwise).
+    """
+
+    format: str
+    file: str
+    summary: str
+    sha256: str
+    size_bytes: int
+    size_ratio_vs_float32: float | None
+    accuracy: float
+    keras_accuracy: float
+    delta_pp: float
+    agreement: float
+    disagreements: int
+    max_prob_diff: float
+    mean_prob_diff: float
+    samples: int
+    runtime: str
+    convert_seconds: float
+    verify_seconds: float
+    quantization: dict[str, Any]
+    runtime_notes: str
+    compat: dict[str, Any]
+    passed: bool
+    status: str
+    vision: VisionRow | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object, in this field order (``vision`` only when there is one)."""
+        out = asdict(self)
+        if self.vision is None:
+            del out["vision"]
+        return out
 
 
 def percent(value: float | None, digits: int = 2) -> str:
@@ -25,14 +87,6 @@ def kilobytes(n: int | None) -> str:
 
 def _num(value: float | None, fmt: str) -> str:
     return "—" if value is None else format(value, fmt)
-
-
-def gate_status(delta_pp: float, max_drop: float) -> tuple[bool, str]:
-    """``(passed, text)`` for one variant: it may lose at most ``max_drop`` points."""
-    passed = delta_pp >= -max_drop - 1e-9
-    if passed:
-        return True, "PASS"
-    return False, f"FAIL (lost {-delta_pp:.2f} pp > {max_drop:g})"
 
 
 def _runtime_cell(verdict: dict[str, Any]) -> str:

@@ -25,6 +25,7 @@ from converter.pipeline import REPORT_JSON, REPORT_MD
 from edge_app import files
 from edge_app.contract import read_contract_bytes
 from edge_app.errors import DigitLiteError
+from edge_app.models import FILE_PATTERN
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ class ShipError(ConverterError):
 
 def shipped_name(fmt: Format) -> str:
     """The file name a format gets in the app's models directory, e.g. ``digits_int8.tflite``."""
-    return f"digits_{fmt.name}.tflite"
+    return FILE_PATTERN.format(fmt=fmt.name)
 
 
 def _load_report(run_dir: Path) -> dict[str, Any]:

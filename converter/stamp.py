@@ -3,19 +3,26 @@
 The contract (:class:`edge_app.contract.ModelContract`) is JSON in a flatbuffer ``metadata``
 entry named :data:`~edge_app.contract.CONTRACT_METADATA_NAME`. The edge side reads it back with a
 pure-Python reader, so one .tflite file is all a device needs. Stamping again replaces the
-previous entry instead of adding a second one.
+previous entry instead of adding a second one, and seals the file with a checksum of its bytes
+outside the contract (``ModelContract.checksum``), which every reader checks.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
 from converter.errors import ConversionFailed
 from converter.formats import Format
 from edge_app import versions
-from edge_app.contract import CONTRACT_METADATA_NAME, ModelContract, read_contract_bytes
+from edge_app.contract import (
+    CONTRACT_METADATA_NAME,
+    ModelContract,
+    contract_span,
+    model_checksum,
+    read_contract_bytes,
+)
 
 #: The distributions whose versions a contract records.
 MADE_BY = ("digitlite", "tensorflow", "keras")
@@ -100,32 +107,37 @@ def build_contract(
 def embed_contract(model: bytes, contract: ModelContract) -> bytes:
     """Return ``model`` with ``contract`` in its metadata (replacing an existing contract).
 
+    The contract written carries the checksum of the stamped file (whatever ``checksum`` the
+    argument had): written once with a placeholder of the same length, the file's other bytes
+    hashed, the placeholder overwritten in place, so the hash covers exactly what is left.
+
     Raises:
         ConversionFailed: the result does not read back as the same contract.
     """
     fu, sch = _schema()
     tree = fu.read_model_from_bytearray(bytearray(model))
-    payload = contract.to_json().encode("utf-8")
+    draft = replace(contract, checksum=model_checksum(b"", (0, 0)))  # any sha256: same length
     kept = [m for m in (tree.metadata or []) if _name(m) != CONTRACT_METADATA_NAME]
     # An old contract's buffer stays as an orphan; harmless and rare (re-stamping only).
     buffer = sch.BufferT()
-    buffer.data = list(payload)
+    buffer.data = list(draft.to_json().encode("utf-8"))
     tree.buffers.append(buffer)
     entry = sch.MetadataT()
     entry.name = CONTRACT_METADATA_NAME
     entry.buffer = len(tree.buffers) - 1
     tree.metadata = kept + [entry]
-    stamped = bytes(fu.convert_object_to_bytearray(tree))
-    if read_contract_bytes(stamped) != contract:
+    stamped = bytearray(fu.convert_object_to_bytearray(tree))
+    span = contract_span(bytes(stamped))
+    sealed = replace(contract, checksum=model_checksum(bytes(stamped), span))
+    payload = sealed.to_json().encode("utf-8")
+    if span is None or len(payload) != span[1] - span[0]:
+        raise ConversionFailed("the contract's checksum changed the length of its JSON")
+    stamped[span[0] : span[1]] = payload
+    if read_contract_bytes(bytes(stamped)) != sealed:
         raise ConversionFailed("the embedded contract does not read back identically")
-    return stamped
+    return bytes(stamped)
 
 
 def _name(entry: Any) -> str:
     name = entry.name
     return name.decode("utf-8") if isinstance(name, bytes) else str(name)
-
-
-def contract_of(path: str | Path) -> ModelContract:
-    """The contract embedded in a .tflite file (pure Python, no TensorFlow needed)."""
-    return read_contract_bytes(Path(path).read_bytes(), source=str(path))

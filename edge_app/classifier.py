@@ -21,6 +21,7 @@ from edge_app.contract import (
     INPUT_SHAPE,
     ModelContract,
     default_labels,
+    find_contract_bytes,
     input_batch,
     read_contract_bytes,
 )
@@ -56,8 +57,9 @@ class Classifier:
             the converter may pass False for a model that has not been stamped yet.
 
     Raises:
-        ModelError: unreadable file, no contract, or an input/output that is not 28x28x1 -> 10
-            digits (or 12: digits, none, cut).
+        ModelError: unreadable or damaged file (its bytes do not match its contract's
+            checksum), no contract, or an input/output that is not 28x28x1 -> 10 digits (or
+            12: digits, none, cut).
         RuntimeNotFoundError: no interpreter installed.
     """
 
@@ -74,13 +76,12 @@ class Classifier:
             data = self.model_path.read_bytes()
         except OSError as exc:
             raise ModelError(f"cannot read model {model}: {exc.strerror or exc}") from exc
-        if require_contract:
-            self.contract: ModelContract | None = read_contract_bytes(data, source=str(model))
-        else:
-            try:
-                self.contract = read_contract_bytes(data, source=str(model))
-            except ModelError:
-                self.contract = None
+        # A damaged model (checksum mismatch) is refused even when no contract is required.
+        self.contract: ModelContract | None = (
+            read_contract_bytes(data, source=str(model))
+            if require_contract
+            else find_contract_bytes(data, source=str(model))
+        )
         self.size_bytes = len(data)
         self._interpreter, self.runtime = load_interpreter(
             data, runtime=runtime, threads=threads, source=str(model)

@@ -12,10 +12,16 @@ calibration, verification, benchmarks and the app all import these constants:
 The contract is JSON stored in the TFLite flatbuffer's ``metadata`` list under
 :data:`CONTRACT_METADATA_NAME`. It is read here with a small pure-Python flatbuffer reader, so a
 device needs neither TensorFlow nor the ``flatbuffers`` package to know what a model expects.
+
+A contract also carries a checksum of every byte of the file outside its own JSON (the weights,
+the graph, the other metadata), checked whenever the contract is read: a model damaged on the
+way to the device is refused instead of silently reading wrong digits. Contracts written before
+the checksum existed have none and are not checked.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import struct
 from dataclasses import asdict, dataclass, field
@@ -106,6 +112,8 @@ class ModelContract:
         keras_accuracy: the Keras original's accuracy on the same inputs.
         arch: the architecture name in the trainer's registry.
         extra: anything else worth knowing (converter version, dates, sample counts).
+        checksum: ``sha256:<hex>`` of the .tflite's bytes outside this contract's own JSON
+            (see :func:`model_checksum`), or None in contracts older than the checksum.
     """
 
     format: str
@@ -120,6 +128,7 @@ class ModelContract:
     arch: str | None = None
     schema_version: int = CONTRACT_SCHEMA_VERSION
     extra: dict[str, Any] = field(default_factory=dict)
+    checksum: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True)
@@ -182,12 +191,19 @@ class _Table:
         at = self._field(index)
         return default if at is None else struct.unpack_from(fmt, self.buf, at)[0]
 
-    def bytes_(self, index: int) -> bytes | None:
+    def span(self, index: int) -> tuple[int, int] | None:
+        """Where a ``[ubyte]`` or string field's bytes lie in the buffer, ``(start, end)``."""
         at = self._indirect(index)
         if at is None:
             return None
         (length,) = struct.unpack_from("<I", self.buf, at)
-        return bytes(self.buf[at + 4 : at + 4 + length])
+        if at + 4 + length > len(self.buf):
+            raise IndexError(f"a vector of {length} bytes runs past the end of the file")
+        return at + 4, at + 4 + length
+
+    def bytes_(self, index: int) -> bytes | None:
+        span = self.span(index)
+        return None if span is None else bytes(self.buf[span[0] : span[1]])
 
     def tables(self, index: int) -> list[_Table]:
         at = self._indirect(index)
@@ -201,6 +217,36 @@ class _Table:
         return out
 
 
+def _metadata_spans(model: bytes, *, source: str) -> dict[str, tuple[int, int]]:
+    """Where each ``metadata`` entry's data lies in a TFLite flatbuffer, ``{name: (start, end)}``.
+
+    Raises:
+        ModelError: the bytes are not a TFLite model, or are truncated.
+    """
+    if len(model) < 8 or model[4:8] != TFLITE_IDENTIFIER:
+        raise ModelError(f"{source} is not a TFLite model (no 'TFL3' flatbuffer identifier)")
+    try:
+        root = _Table(model, struct.unpack_from("<I", model, 0)[0])
+        buffers = root.tables(_MODEL_BUFFERS)
+        out: dict[str, tuple[int, int]] = {}
+        for entry in root.tables(_MODEL_METADATA):
+            name = (entry.bytes_(0) or b"").decode("utf-8", "replace")
+            index = entry.scalar(1, "<I")
+            if index >= len(buffers):
+                continue
+            buffer = buffers[index]
+            span = buffer.span(0)
+            if span is None or span[0] == span[1]:  # large models keep buffers outside
+                offset, size = buffer.scalar(1, "<Q"), buffer.scalar(2, "<Q")
+                span = (offset, offset + size) if offset > 1 and size else (0, 0)
+            if span[1] > len(model):
+                raise IndexError(f"metadata '{name}' runs past the end of the file")
+            out[name] = span
+        return out
+    except (struct.error, IndexError) as exc:
+        raise ModelError(f"{source} is a truncated or corrupt TFLite model ({exc})") from exc
+
+
 def read_tflite_metadata(model: bytes, *, source: str = "model") -> dict[str, bytes]:
     """Return the ``metadata`` entries of a TFLite flatbuffer as ``{name: bytes}``.
 
@@ -211,38 +257,64 @@ def read_tflite_metadata(model: bytes, *, source: str = "model") -> dict[str, by
     Raises:
         ModelError: the bytes are not a TFLite model, or are truncated.
     """
-    if len(model) < 8 or model[4:8] != TFLITE_IDENTIFIER:
-        raise ModelError(f"{source} is not a TFLite model (no 'TFL3' flatbuffer identifier)")
-    try:
-        root = _Table(model, struct.unpack_from("<I", model, 0)[0])
-        buffers = root.tables(_MODEL_BUFFERS)
-        out: dict[str, bytes] = {}
-        for entry in root.tables(_MODEL_METADATA):
-            name = (entry.bytes_(0) or b"").decode("utf-8", "replace")
-            index = entry.scalar(1, "<I")
-            if index >= len(buffers):
-                continue
-            buffer = buffers[index]
-            data = buffer.bytes_(0)
-            if not data:  # large models keep buffers outside the flatbuffer
-                offset, size = buffer.scalar(1, "<Q"), buffer.scalar(2, "<Q")
-                data = bytes(model[offset : offset + size]) if offset > 1 and size else b""
-            out[name] = data
-        return out
-    except (struct.error, IndexError) as exc:
-        raise ModelError(f"{source} is a truncated or corrupt TFLite model ({exc})") from exc
+    spans = _metadata_spans(model, source=source)
+    return {name: bytes(model[start:end]) for name, (start, end) in spans.items()}
+
+
+def contract_span(model: bytes, *, source: str = "model") -> tuple[int, int] | None:
+    """Where the contract's JSON lies in the bytes of a .tflite file, or None when it has none.
+
+    Raises:
+        ModelError: the bytes are not a TFLite model, or are truncated.
+    """
+    return _metadata_spans(model, source=source).get(CONTRACT_METADATA_NAME)
+
+
+def model_checksum(model: bytes, span: tuple[int, int]) -> str:
+    """``sha256:<hex>`` of a model's bytes outside ``span`` (where its contract's JSON lies).
+
+    The contract cannot hash the bytes it is written into, so it hashes all the others: the
+    graph, the weights and every other metadata entry, including the contract's own length.
+    """
+    start, end = span
+    view = memoryview(model)
+    digest = hashlib.sha256(view[:start])
+    digest.update(view[end:])
+    return f"sha256:{digest.hexdigest()}"
+
+
+def find_contract_bytes(model: bytes, *, source: str = "model") -> ModelContract | None:
+    """The DigitLite contract in the bytes of a .tflite file, or None when it carries none.
+
+    Raises:
+        ModelError: the bytes are not a TFLite model, the contract is malformed, or the model
+            does not match the checksum in its contract (it was damaged after it was made).
+    """
+    span = contract_span(model, source=source)
+    if span is None:
+        return None
+    contract = ModelContract.from_json(bytes(model[span[0] : span[1]]))
+    if contract.checksum is not None and contract.checksum != model_checksum(model, span):
+        raise ModelError(
+            f"{source} is damaged: its bytes do not match the checksum in its contract; "
+            "copy or convert it again"
+        )
+    return contract
 
 
 def read_contract_bytes(model: bytes, *, source: str = "model") -> ModelContract:
-    """Read the DigitLite contract from the bytes of a .tflite file."""
-    metadata = read_tflite_metadata(model, source=source)
-    raw = metadata.get(CONTRACT_METADATA_NAME)
-    if raw is None:
+    """Read the DigitLite contract from the bytes of a .tflite file.
+
+    Raises:
+        ModelError: as :func:`find_contract_bytes`, or the model carries no contract.
+    """
+    contract = find_contract_bytes(model, source=source)
+    if contract is None:
         raise ModelError(
             f"{source} carries no DigitLite contract (metadata '{CONTRACT_METADATA_NAME}'); "
             "convert it with digits-convert so the app knows its labels, input and scaling"
         )
-    return ModelContract.from_json(raw)
+    return contract
 
 
 def read_contract(path: str | Path) -> ModelContract:

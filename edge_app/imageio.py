@@ -2,12 +2,13 @@
 
 OpenCV decodes first (fast, from bytes, so non-ASCII paths work on every OS); Pillow is the
 fallback for what OpenCV cannot read (GIF, some TIFFs, ...). Whatever decodes it, the result is
-normalised the same way:
+normalised the same way, and by the same rules (:mod:`edge_app.pixels`) as an array handed
+to the vision step:
 
 * EXIF orientation is applied (a phone photo taken upright is read upright);
 * 16-bit and float images are scaled to 8 bits;
-* transparency is composited onto white paper (a digit drawn on a transparent canvas is dark
-  ink on light paper, like everything else the camera sees);
+* transparency is composited onto paper that contrasts with the visible strokes (dark ink on
+  a transparent canvas lands on white, light ink on black, so neither vanishes);
 * palette images are expanded.
 
 Anything that is not a readable image - missing, empty, truncated, not an image, zero-size or
@@ -28,6 +29,7 @@ import numpy as np
 
 from edge_app.errors import ImageError
 from edge_app.native_output import quiet_native_output
+from edge_app.pixels import flatten_alpha, to_uint8
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +72,8 @@ def load_image(path: str | Path) -> np.ndarray:
         path: any image file OpenCV or Pillow can read (JPEG, PNG, BMP, TIFF, WebP, GIF, ...).
 
     Returns:
-        A C-contiguous uint8 array, upright (EXIF orientation applied), alpha composited on white.
+        A C-contiguous uint8 array, upright (EXIF orientation applied), alpha flattened
+        (:func:`edge_app.pixels.flatten_alpha`).
 
     Raises:
         ImageError: the file is missing, empty, truncated, not an image, has zero size, or is
@@ -184,9 +187,9 @@ def _decode_cv2(data: bytes, reduce: int) -> np.ndarray | None:
     if image is None or image.size == 0:
         return None
     if image.ndim == 3 and image.shape[2] == 4:
-        image = _composite_on_white(image[..., :3], image[..., 3])
+        image = flatten_alpha(image[..., :3], image[..., 3])
     elif image.ndim == 3 and image.shape[2] == 2:  # gray + alpha
-        image = _composite_on_white(image[..., 0], image[..., 1])
+        image = flatten_alpha(image[..., 0], image[..., 1])
     return image
 
 
@@ -203,10 +206,10 @@ def _decode_pillow(data: bytes, source: str) -> np.ndarray:
                 img = img.convert("RGBA" if "transparency" in img.info else "RGB")
             if img.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
                 arr = np.asarray(img)
-                return _scale_to_uint8(arr)
+                return to_uint8(arr)
             if img.mode in _ALPHA_MODES:
                 rgba = np.asarray(img.convert("RGBA"))
-                return _composite_on_white(rgba[..., 2::-1], rgba[..., 3])
+                return flatten_alpha(rgba[..., 2::-1], rgba[..., 3])
             if img.mode == "L":
                 return np.asarray(img)
             rgb = np.asarray(img.convert("RGB"))
@@ -220,33 +223,8 @@ def _decode_pillow(data: bytes, source: str) -> np.ndarray:
         raise ImageError(f"{source} is truncated or corrupt ({exc})") from exc
 
 
-def _scale_to_uint8(image: np.ndarray) -> np.ndarray:
-    if image.dtype == np.uint8:
-        return image
-    if image.dtype == np.uint16:
-        return (image >> 8).astype(np.uint8)
-    if image.dtype.kind == "f":
-        arr = np.nan_to_num(image.astype(np.float32))
-        top = 1.0 if arr.max(initial=0.0) <= 1.0 else 255.0
-        return np.clip(arr * (255.0 / top), 0, 255).astype(np.uint8)
-    # other integer depths (int16, int32, uint32): stretch the value range
-    arr = image.astype(np.float64)
-    lo, hi = float(arr.min(initial=0)), float(arr.max(initial=0))
-    if hi <= lo:
-        return np.zeros(image.shape, np.uint8)
-    return ((arr - lo) * (255.0 / (hi - lo))).astype(np.uint8)
-
-
-def _composite_on_white(color: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    color = _scale_to_uint8(color).astype(np.float32)
-    a = _scale_to_uint8(alpha).astype(np.float32) / 255.0
-    if color.ndim == 3:
-        a = a[..., None]
-    return np.round(color * a + 255.0 * (1.0 - a)).astype(np.uint8)
-
-
 def _to_uint8_bgr_or_gray(image: np.ndarray) -> np.ndarray:
-    image = _scale_to_uint8(image)
+    image = to_uint8(image)
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[..., 0]
     if image.ndim == 3 and image.shape[2] > 3:

@@ -20,6 +20,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from edge_app.contract import IMAGE_SIZE, LABELS
+
 log = logging.getLogger(__name__)
 
 LINE_SEPARATOR = " "
@@ -139,7 +141,7 @@ def _labels_of(classifier: Any) -> tuple[str, ...]:
     )
     if labels:
         return tuple(str(label) for label in labels)
-    return tuple(str(d) for d in range(10))
+    return LABELS
 
 
 class DigitReader:
@@ -191,7 +193,8 @@ class DigitReader:
         if not candidates:
             elapsed = (found - start) * 1000.0
             return Reading("", [], latency_ms=elapsed, vision_ms=elapsed)
-        batch = np.stack([np.asarray(c.image, dtype=np.uint8).reshape(28, 28) for c in candidates])
+        side = (IMAGE_SIZE, IMAGE_SIZE)
+        batch = np.stack([np.asarray(c.image, dtype=np.uint8).reshape(side) for c in candidates])
         probs = np.asarray(self.classifier.predict_proba(batch))
         classified = time.perf_counter()
 

@@ -131,7 +131,8 @@ def load_interpreter(
 
     Raises:
         RuntimeNotFoundError: no interpreter package.
-        ModelError: the runtime cannot load this model (not TFLite, unsupported op, ...).
+        ModelError: the runtime cannot load this model (not TFLite, unsupported op, corrupt
+            bytes, a tensor name that is not UTF-8, ...).
     """
     cls, name = resolve_interpreter_class(runtime)
     kwargs: dict[str, Any] = {"num_threads": threads} if threads else {}
@@ -148,7 +149,11 @@ def load_interpreter(
             warnings.filterwarnings("ignore", message=".*tf.lite.Interpreter is deprecated")
             interpreter = cls(**kwargs)
         interpreter.allocate_tensors()
-    except (ValueError, RuntimeError) as exc:
+        # The tensor details are decoded from the file on every call (names as UTF-8): read
+        # them once here, so a corrupt name fails the load and not the first caller to look.
+        interpreter.get_input_details()
+        interpreter.get_output_details()
+    except Exception as exc:  # a native loader: whatever it raises, the file is bad
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"{name} cannot load {label}: {first}") from exc
     log.info("loaded %s with %s %s", label, name, runtime_version(name))

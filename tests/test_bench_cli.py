@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.bench import SCHEMA, BenchConfig, run_bench, run_worker
+from benchmarks.bench import SCHEMA, BenchConfig, run_bench
 from benchmarks.cli import build_parser, main
 from benchmarks.table import STATUSES
 from benchmarks.timing import QUICK
-from benchmarks.worker import Case
+from benchmarks.worker import Case, run_worker
 from converter.formats import get_format
 
 MODELS = Path(__file__).parent / "data" / "models"
@@ -203,20 +203,20 @@ def test_defaults_match_the_documented_command():
 
 
 def test_best_of_several_processes_keeps_the_fastest(monkeypatch, tmp_path):
-    from benchmarks import bench
+    from benchmarks import worker
 
     answers = iter(
         [{"ok": True, "latency": {"median_ms": 0.06}}, {"ok": True, "latency": {"median_ms": 0.04}}]
     )
-    monkeypatch.setattr(bench, "run_worker", lambda case, **kw: next(answers))
-    config = BenchConfig(tmp_path, processes=2)
-    best = bench._best_of(Case("tflite", "int8", "m.tflite"), config, tmp_path)
+    monkeypatch.setattr(worker, "run_worker", lambda case, **kw: next(answers))
+    case = Case("tflite", "int8", "m.tflite")
+    best = worker.best_of(case, processes=2, isolate=True, workdir=tmp_path)
     assert best["latency"]["median_ms"] == 0.04
     assert best["process_medians_ms"] == [0.06, 0.04]
 
     calls = []
     monkeypatch.setattr(
-        bench, "run_worker", lambda case, **kw: calls.append(1) or {"ok": False, "error": "x"}
+        worker, "run_worker", lambda case, **kw: calls.append(1) or {"ok": False, "error": "x"}
     )
-    failed = bench._best_of(Case("tflite", "int8", "m.tflite"), config, tmp_path)
+    failed = worker.best_of(case, processes=2, isolate=True, workdir=tmp_path)
     assert failed["ok"] is False and len(calls) == 1  # a failing row is not retried

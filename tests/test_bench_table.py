@@ -247,17 +247,17 @@ def test_package_versions_come_from_metadata():
 
 
 def test_a_rate_above_peak_bounds_the_clock():
-    from benchmarks.bench import _bound_clock
+    from benchmarks.compute import bound_clock
 
     compute = {
         "peak": {"clock_mhz": 2000.0},
         "efficiency": [{"fraction_of_peak": 1.25}, {"fraction_of_peak": 0.5}],
     }
-    _bound_clock(compute)
+    bound_clock(compute)
     assert compute["implied_min_clock_mhz"] == 2500.0
     assert [e["fraction_at_implied_clock"] for e in compute["efficiency"]] == [1.0, 0.4]
     below = {"peak": {"clock_mhz": 2000.0}, "efficiency": [{"fraction_of_peak": 0.9}]}
-    _bound_clock(below)
+    bound_clock(below)
     assert below["implied_min_clock_mhz"] is None
 
 

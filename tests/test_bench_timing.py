@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from benchmarks.timing import QUICK, TimingPolicy, measure, percentile, summarize, throughput
+from benchmarks.timing import (
+    QUICK,
+    TimingPolicy,
+    cycling,
+    fixed_runs,
+    measure,
+    percentile,
+    summarize,
+    throughput,
+)
 
 
 class FakeClock:
@@ -141,3 +150,18 @@ def test_throughput_is_batch_over_median_call():
 def test_policy_rejects_nonsense(kwargs):
     with pytest.raises(ValueError):
         TimingPolicy(**kwargs)
+
+
+def test_fixed_runs_times_exactly_that_many_calls_through_each_input():
+    clock = FakeClock(constant(5.0))  # far beyond any time budget: the count alone decides
+    seen = []
+
+    def work(item):
+        seen.append(item)
+        clock.work()
+
+    timing = measure(cycling(work, "abc"), fixed_runs(6, warmup=2), clock=clock)
+    assert timing.runs == 6 and clock.calls == 8 and timing.median_ms == 5000.0
+    assert "".join(seen) == "abcabcab"
+    with pytest.raises(ValueError):
+        cycling(work, [])

@@ -203,3 +203,29 @@ def test_decode_from_bytes():
     Image.new("L", (7, 5), 200).save(buf, format="PNG")
     out = decode_image(buf.getvalue())
     assert out.shape == (5, 7) and (out == 200).all()
+
+
+def test_white_ink_on_a_transparent_canvas_is_read_as_the_same_array_is():
+    """From disk or as an array, a picture means the same: light strokes on clear land on black."""
+    pytest.importorskip("edge_app.vision")
+    from edge_app.vision import find_digits
+    from edge_app.vision.image import to_gray
+
+    drawing = np.zeros((120, 200, 4), np.uint8)  # transparent black
+    cv2.putText(drawing, "42", (20, 95), cv2.FONT_HERSHEY_SIMPLEX, 3, (255, 255, 255, 255), 10)
+    from_disk = decode_image(cv2.imencode(".png", drawing)[1].tobytes())
+    assert from_disk[5, 5].tolist() == [0, 0, 0]  # black paper: the white strokes survive
+    assert abs(to_gray(from_disk).astype(int) - to_gray(drawing).astype(int)).max() <= 1
+    on_disk = [c.box for c in find_digits(from_disk)]
+    assert len(on_disk) == 2 and on_disk == [c.box for c in find_digits(drawing)]
+
+
+def test_one_depth_policy_for_files_and_arrays():
+    from edge_app.pixels import to_uint8
+
+    assert to_uint8(np.array([0, 1], bool)).tolist() == [0, 255]
+    assert to_uint8(np.array([0, 257, 65535], np.uint16)).tolist() == [0, 1, 255]
+    assert to_uint8(np.array([0.0, 0.5, 1.0])).tolist() == [0, 127, 255]
+    assert to_uint8(np.array([0.0, 300.0, np.nan])).tolist() == [0, 255, 0]
+    assert to_uint8(np.array([0, 200], np.int32)).tolist() == [0, 200]  # already 8-bit values
+    assert to_uint8(np.array([0, 65535], np.int32)).tolist() == [0, 255]  # Pillow's 16-bit "I"

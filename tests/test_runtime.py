@@ -36,6 +36,12 @@ class FakeInterpreter:
         if FakeInterpreter.fail_with is not None:
             raise FakeInterpreter.fail_with
 
+    def get_input_details(self):
+        return [{"name": "pixels", "index": 0}]
+
+    def get_output_details(self):
+        return [{"name": "probs", "index": 1}]
+
 
 def _fake_module(name: str, runtime: str) -> types.ModuleType:
     module = types.ModuleType(name)

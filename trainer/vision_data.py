@@ -22,16 +22,17 @@ from pathlib import Path
 
 import numpy as np
 
-from edge_app.contract import VISION_LABELS
+from edge_app.contract import CUT_LABEL, INPUT_SHAPE, LABELS, NONE_LABEL, VISION_LABELS
 from trainer.artifacts import write_bytes
 from trainer.errors import DataError
 
 log = logging.getLogger(__name__)
 
 VAL_FILE, TEST_FILE = "vision_val.npz", "vision_test.npz"
+NONE, CUT = VISION_LABELS.index(NONE_LABEL), VISION_LABELS.index(CUT_LABEL)
 # No label may make up more than this share of a set: pages and clutter propose many
 # non-digits, and a model drowned in them would learn to say "none".
-MAX_SHARE = {10: 0.3, 11: 0.25}
+MAX_SHARE = {NONE: 0.3, CUT: 0.25}
 HELD_OUT = 0.15  # photos for the validation and the test set, as a share of the training photos
 
 
@@ -72,8 +73,8 @@ def _crops(glyphs: np.ndarray, labels: np.ndarray, photos: int, seed: int, what:
 
 
 def _summary(y: np.ndarray) -> str:
-    digits = int(np.sum(y < 10))
-    return f"({digits} digits, {int(np.sum(y == 10))} none, {int(np.sum(y == 11))} cut)"
+    digits = int(np.sum(y < len(LABELS)))
+    return f"({digits} digits, {int(np.sum(y == NONE))} none, {int(np.sum(y == CUT))} cut)"
 
 
 def make_vision_sets(
@@ -105,7 +106,7 @@ def make_vision_sets(
         seconds=0.0,
     )
     for name, data in (("train", sets.train), ("validation", sets.val), ("test", sets.test)):
-        if not np.any(data.y < 10):
+        if not np.any(data.y < len(LABELS)):
             raise DataError(f"the vision {name} set holds no digit; use more --vision-photos")
     for name, data in ((VAL_FILE, sets.val), (TEST_FILE, sets.test)):
         save(out / name, data)
@@ -132,6 +133,6 @@ def load(path: Path) -> CropData:
             x, y = data["x"], data["y"]
     except (OSError, KeyError, ValueError) as exc:
         raise DataError(f"{path}: not a vision crop set ({exc})") from exc
-    if x.ndim != 3 or x.shape[1:] != (28, 28) or len(x) != len(y):
-        raise DataError(f"{path}: crops have shape {x.shape}, expected (N, 28, 28)")
+    if x.ndim != 3 or x.shape[1:] != INPUT_SHAPE[:2] or len(x) != len(y):
+        raise DataError(f"{path}: crops have shape {x.shape}, expected (N, *{INPUT_SHAPE[:2]})")
     return CropData(x.astype(np.uint8), y.astype(np.int64))

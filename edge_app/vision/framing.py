@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from edge_app.contract import IMAGE_SIZE
+from edge_app.vision.image import to_gray
 
 BOX = 20  # MNIST's size-normalisation box
 SUPER = 4  # work at 4x the final resolution, then area-average down (anti-aliasing)
@@ -24,17 +25,11 @@ STROKE_RANGE = (5.5, 16.0)
 
 
 def _as_ink(image: np.ndarray) -> np.ndarray:
-    """Any crop -> float32 (h, w) 0..1, white ink on black."""
+    """Any crop -> float32 (h, w) 0..1, white ink on black (values as :mod:`edge_app.pixels`)."""
     image = np.asarray(image)
-    if image.ndim == 3:
-        image = image[..., :3].mean(axis=2) if image.shape[2] >= 3 else image[..., 0]
-    if image.dtype == np.bool_:
-        return image.astype(np.float32)
-    data = np.nan_to_num(image.astype(np.float32))
-    peak = float(data.max()) if data.size else 0.0
-    if peak <= 0:
-        return np.zeros(data.shape, np.float32)
-    return np.clip(data / (1.0 if peak <= 1.0 else 255.0 if peak <= 255 else peak), 0, 1)
+    if image.size == 0 or image.ndim not in (2, 3):
+        return np.zeros((0, 0), np.float32)
+    return to_gray(image).astype(np.float32) / 255.0
 
 
 def _ink_box(ink: np.ndarray, level: float = 0.1) -> tuple[int, int, int, int] | None:
@@ -142,7 +137,8 @@ def frame_digit(mask_or_gray: np.ndarray, *, normalise_thickness: bool = True) -
 
     Args:
         mask_or_gray: the crop, white ink on black: a bool mask, or gray uint8 0..255 /
-            float 0..1 (a colour crop is averaged to gray). It may be any size.
+            float 0..1, or colour (made gray as every input is, see
+            :func:`edge_app.vision.image.to_gray`). It may be any size.
         normalise_thickness: bring very thin or very thick strokes towards MNIST's width.
 
     Returns:

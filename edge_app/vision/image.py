@@ -1,4 +1,7 @@
-"""Input normalisation: any image array -> a bounded-size uint8 gray working image."""
+"""Input normalisation: any image array -> a bounded-size uint8 gray working image.
+
+Bit depth and transparency follow :mod:`edge_app.pixels`, as for an image read from a file.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import cv2
 import numpy as np
 
 from edge_app.errors import ImageError
+from edge_app.pixels import flatten_alpha, to_uint8
 
 log = logging.getLogger(__name__)
 
@@ -72,43 +76,6 @@ def _check_shape(image: np.ndarray) -> None:
         raise ImageError(f"image is too large ({image.shape[1]}x{image.shape[0]} pixels)")
 
 
-def to_uint8(image: np.ndarray) -> np.ndarray:
-    """Convert any numeric image to uint8 0..255 without changing its meaning.
-
-    bool -> 0/255; uint16 -> scaled from 0..65535; float -> 0..1 scaled to 0..255 when its
-    maximum is at most 1, else clipped to 0..255 (NaN -> 0); other integers are clipped.
-
-    Raises:
-        ImageError: the dtype is not numeric.
-    """
-    if image.dtype == np.uint8:
-        return image
-    if image.dtype == np.bool_:
-        return image.astype(np.uint8) * np.uint8(255)
-    if image.dtype == np.uint16:
-        return (image // 257).astype(np.uint8)
-    if np.issubdtype(image.dtype, np.floating):
-        data = np.nan_to_num(image.astype(np.float32, copy=False), nan=0.0, posinf=255.0)
-        if data.size and float(data.max()) <= 1.0:
-            data = data * 255.0
-        return np.clip(data, 0, 255).astype(np.uint8)
-    if np.issubdtype(image.dtype, np.integer):
-        return np.clip(image, 0, 255).astype(np.uint8)
-    raise ImageError(f"unsupported image dtype {image.dtype}")
-
-
-def _alpha_composite(color: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """Flatten a transparent image onto the background that contrasts with its ink."""
-    a = alpha.astype(np.float32) / 255.0
-    opaque = a > 0.5
-    # Drawings exported with a transparent background: put them on paper of the opposite
-    # brightness to the visible strokes, so dark-on-clear and light-on-clear both survive.
-    ink_level = float(color[opaque].mean()) if opaque.any() else 0.0
-    paper = 0.0 if ink_level > 127 else 255.0
-    out = color.astype(np.float32) * a + paper * (1.0 - a)
-    return out.astype(np.uint8)
-
-
 def to_gray(image: np.ndarray) -> np.ndarray:
     """Return a (H, W) uint8 gray image from gray, gray+alpha, BGR or BGRA input.
 
@@ -132,7 +99,7 @@ def to_gray(image: np.ndarray) -> np.ndarray:
         alpha = image[:, :, 3]
     if alpha.min() == 255:
         return np.ascontiguousarray(gray)
-    return _alpha_composite(gray, alpha)
+    return flatten_alpha(gray, alpha)
 
 
 def load(image: np.ndarray) -> Source:

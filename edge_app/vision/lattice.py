@@ -21,8 +21,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from edge_app.vision.layout import Line, merge
-from edge_app.vision.pieces import Piece
+from edge_app.vision.layout import Line
+from edge_app.vision.pieces import Piece, columns, merge
 
 MAX_ATOMS = 4  # a span joins at most this many atoms
 MAX_SPAN_WIDTH = 1.6  # line heights: no single digit is wider
@@ -95,16 +95,6 @@ def _cut_columns(c: Piece, height: float, stroke: float) -> list[int]:
     return spaced[:6]
 
 
-def _slice(c: Piece, x0: int, x1: int) -> Piece | None:
-    """Columns ``[x0, x1)`` of a cluster as a piece (rows trimmed to its ink)."""
-    mask = c.mask[:, x0:x1]
-    rows = np.flatnonzero(mask.any(axis=1))
-    if rows.size == 0:
-        return None
-    mask = mask[rows[0] : rows[-1] + 1]
-    return Piece(c.x + x0, c.y + int(rows[0]), x1 - x0, mask.shape[0], mask, c.strong)
-
-
 def _atoms(c: Piece, height: float, stroke: float) -> list[tuple[Piece, bool, bool]]:
     """``(atom, cut on its left, cut on its right)`` for one cluster."""
     if c.w < WIDE * height and c.w < WIDE * 1.35 * c.h:
@@ -112,7 +102,7 @@ def _atoms(c: Piece, height: float, stroke: float) -> list[tuple[Piece, bool, bo
     edges = [0, *_cut_columns(c, height, stroke), c.w]
     out: list[tuple[Piece, bool, bool]] = []
     for k in range(len(edges) - 1):
-        part = _slice(c, edges[k], edges[k + 1])
+        part = columns(c, edges[k], edges[k + 1])
         if part is not None:
             out.append((part, k > 0, k < len(edges) - 2))
     return out or [(c, False, False)]

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from edge_app.vision.pieces import Piece
+from edge_app.vision.pieces import Piece, merge
 
 # A piece shorter than this share of the writing's typical height does not start a line of its
 # own (a dot, a dash, a fragment); it joins the line it sits in.
@@ -28,16 +28,6 @@ MAX_GAP = 2.6
 FIRST_OFF, LATER_OFF = 0.7, 0.45
 MAX_FIRST_SLOPE = 0.75  # tan(37 degrees): steeper than that is another line
 SHARED = 0.8  # share of the shorter one's height two neighbours sharing rows are one line
-
-
-def merge(a: Piece, b: Piece) -> Piece:
-    """One piece made of two (their masks in the union box)."""
-    x0, y0 = min(a.x, b.x), min(a.y, b.y)
-    x1, y1 = max(a.right, b.right), max(a.bottom, b.bottom)
-    mask = np.zeros((y1 - y0, x1 - x0), bool)
-    for p in (a, b):
-        mask[p.y - y0 : p.bottom - y0, p.x - x0 : p.right - x0] |= p.mask
-    return Piece(x0, y0, x1 - x0, y1 - y0, mask, a.strong + b.strong)
 
 
 def _stacked(a: Piece, b: Piece) -> bool:

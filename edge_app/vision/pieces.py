@@ -1,10 +1,14 @@
 """Pieces of ink: the connected components of the stroke mask, rulings taken out.
 
+:class:`Piece` and what is done to one lives here: its box, its contact with the image border,
+two made one (:func:`merge`), a piece cut into columns (:func:`columns`).
+
 A piece is not yet a digit: it may be a whole digit, part of one (the bar of a 5, a stroke
 whose pen skipped), two digits run into each other, a letter, a speck. Which is which is
 decided later, by the model (:mod:`edge_app.vision.lattice`). The only things dropped here are
-what cannot be writing at all: dust smaller than a pen's dot, and bands running along the
-image's border (the table beyond a sheet, a sheet's edge).
+what cannot be writing at all (the rules are :mod:`edge_app.vision.junk`): dust smaller than a
+pen's dot, bands running along the image's border (the table beyond a sheet, a sheet's edge),
+grain off the sheet.
 """
 
 from __future__ import annotations
@@ -17,18 +21,10 @@ import cv2
 import numpy as np
 
 from edge_app.vision.ink import Ink
+from edge_app.vision.junk import along_border, inkiest, min_piece_area, off_paper
 from edge_app.vision.rulings import looks_like_ruling, remove_rulings, runs_across
 
 log = logging.getLogger(__name__)
-
-# A piece smaller than this many squared stroke widths is dust or paper texture: a pen's dot
-# is about one stroke across, and a dot is punctuation, not a digit.
-MIN_AREA_STROKES = 1.5
-MAX_PIECES = 200  # more than this is texture, not writing: keep the most clearly inked
-OFF_PAPER = 0.5  # a piece whose ground is darker than this share of the paper is off the sheet
-# Share of its box's outline a piece may run along the image border. A digit cropped tightly
-# touches the border where its strokes end; a strip of table or a sheet's edge runs along it.
-MAX_BORDER_CONTACT = 0.4
 
 
 @dataclass(frozen=True)
@@ -89,6 +85,26 @@ def border_contact(piece: Piece, shape: tuple[int, int], edges: tuple[bool, ...]
     return touch / (2.0 * (piece.w + piece.h))
 
 
+def merge(a: Piece, b: Piece) -> Piece:
+    """One piece made of two (their masks in the union box)."""
+    x0, y0 = min(a.x, b.x), min(a.y, b.y)
+    x1, y1 = max(a.right, b.right), max(a.bottom, b.bottom)
+    mask = np.zeros((y1 - y0, x1 - x0), bool)
+    for p in (a, b):
+        mask[p.y - y0 : p.bottom - y0, p.x - x0 : p.right - x0] |= p.mask
+    return Piece(x0, y0, x1 - x0, y1 - y0, mask, a.strong + b.strong)
+
+
+def columns(c: Piece, x0: int, x1: int) -> Piece | None:
+    """Columns ``[x0, x1)`` of a cluster as a piece (rows trimmed to its ink)."""
+    mask = c.mask[:, x0:x1]
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    mask = mask[rows[0] : rows[-1] + 1]
+    return Piece(c.x + x0, c.y + int(rows[0]), x1 - x0, mask.shape[0], mask, c.strong)
+
+
 def _components(weak: np.ndarray, strong: np.ndarray):
     # Grana's block-based labelling: 3x faster than the default here, same labels.
     n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
@@ -120,7 +136,7 @@ def find_pieces(
     """
     shape = ink.weak.shape
     height, width = shape
-    min_area = max(4, int(MIN_AREA_STROKES * stroke * stroke))
+    min_area = min_piece_area(stroke)
     weak = ink.weak
     n, labels, stats, strong = _components(weak, ink.strong)
     keep = np.flatnonzero((stats[:, cv2.CC_STAT_AREA] >= min_area) & (strong > 0))
@@ -141,18 +157,17 @@ def find_pieces(
         n, labels, stats, strong = _components(weak, ink.strong & (weak > 0))
         keep = np.flatnonzero((stats[:, cv2.CC_STAT_AREA] >= min_area) & (strong > 0))
         keep = keep[keep != 0]
-    if len(keep) > MAX_PIECES:
-        keep = keep[np.argsort(strong[keep])[::-1][:MAX_PIECES]]
+    keep = inkiest(keep, strong)
     paper = float(np.percentile(ink.paper, 90))
     pieces = []
     for i in keep:
         x, y, w, h, _ = (int(v) for v in stats[i])
         piece = Piece(x, y, w, h, labels[y : y + h, x : x + w] == i, int(strong[i]))
-        if not crop and border_contact(piece, shape, edges) > MAX_BORDER_CONTACT:
+        if not crop and along_border(border_contact(piece, shape, edges)):
             continue
-        # Ink sits on paper: grain on a dark table beside the sheet is on a far darker ground
-        # than any paper, even paper in a hand's shadow.
-        if float(ink.paper[y + h // 2, x + w // 2]) < OFF_PAPER * paper:
+        # Grain on a dark table beside the sheet is on a far darker ground than any paper,
+        # even paper in a hand's shadow.
+        if off_paper(float(ink.paper[y + h // 2, x + w // 2]), paper):
             continue
         pieces.append(piece)
     log.debug("%d piece(s) of ink", len(pieces))

@@ -7,7 +7,8 @@ height. The working scale then brings strokes to :data:`TARGET_STROKE` px (so th
 morphology of :func:`edge_app.vision.ink.stroke_ink` fits every image), keeps digits between
 :data:`CHAR_MIN` and :data:`CHAR_MAX` px tall (legible, and no costlier than needed), and only
 the region holding the writing is read. Strokes too thin to measure at the first look are
-measured again at twice the resolution, where they are.
+measured again at twice the resolution, where they are. What the first look counts as a mark
+of writing is :mod:`edge_app.vision.marks`.
 """
 
 from __future__ import annotations
@@ -19,16 +20,8 @@ import cv2
 import numpy as np
 
 from edge_app.vision.image import Box, Source
-from edge_app.vision.ink import (
-    bright_is_thin,
-    contrast,
-    flat_contrast,
-    median_gray,
-    paper_contrast,
-    small_copy,
-    wide_paper,
-)
-from edge_app.vision.rulings import remove_rulings
+from edge_app.vision.ink import bright_is_thin, median_gray
+from edge_app.vision.marks import Mark, marks_of
 
 log = logging.getLogger(__name__)
 
@@ -39,8 +32,6 @@ COARSE_SIDE, MAX_COARSE_SIDE = 320, 1024
 # amount box: evenly lit, mostly ground along their border, their digit filling them.
 CROP_SIDE = 200
 DARK = 100  # median gray below which an image may be light ink on a dark ground
-# Thresholds of the first look (ink contrast 0..1): anything a pen or pencil leaves.
-LOOK_WEAK, LOOK_STRONG = 0.1, 0.15
 TARGET_STROKE = 3.0  # px: wide enough for 3x3 morphology to keep a stroke, no wider
 MIN_STROKE = 2.4  # px: thinner strokes break apart when thresholded
 CHAR_MIN, CHAR_MAX = 24.0, 160.0  # px: MNIST's 20 px box with room; taller only costs time
@@ -48,19 +39,6 @@ MAX_UPSCALE = 5.0
 MAX_WORK_PIXELS = 6_000_000  # the working image is never larger (a 12 MP page at most halved)
 UNRESOLVED = 2.2  # a measured stroke this thin may be thinner: look again, closer
 UNRESOLVED_HEIGHT = 14  # px: writing this small at the first look is a blur there
-# The first look's local paper: a closing this share of its side wide, wider than a pen's
-# stroke there and narrower than a shadow; strokes FAT of it wide or more are too fat for it.
-FINE_KERNEL = 0.04
-FAT = 0.3
-HOLLOW = 1.8  # this many times more ink against the wide paper than the local one: fat strokes
-OUTLINED = 0.08  # share of a fat stroke's pixels that its outline (the first way's ink) covers
-MAX_MARKS = 80  # the first look measures the largest pieces of ink, no more
-# A piece of ink running ACROSS the image (that share of its width or height) whose area is no
-# more than STRAIGHT times its stroke width by its box's diagonal is one straight line: printed,
-# not written (rulings and margins run from edge to edge; a digit's strokes bend, and even a
-# 1 filling a crop leaves some margin).
-ACROSS, STRAIGHT = 0.85, 1.6
-THIN_LINE = 0.03  # a printed line is thinner than this share of the image (a marker 1 is not)
 # Writing of one pen has one stroke width: pieces within this factor are one size of writing;
 # another size is read too when it carries this share of the main one's ink.
 MODE_SPREAD = 1.8
@@ -96,184 +74,16 @@ class Plan:
     seen: tuple[np.ndarray, np.ndarray] | None = field(default=None, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
-class _Mark:
-    """A piece of ink seen at the first look, measured in source pixels."""
-
-    stroke: float
-    height: float
-    weight: float  # how much it counts: dark ink on bright paper counts most
-    box: Box
-
-
-def _labelled(mask: np.ndarray):
-    n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(
-        mask, 8, cv2.CV_32S, cv2.CCL_GRANA
-    )
-    return n, labels, stats
-
-
-def _without_rulings(mask: np.ndarray):
-    """Label the mask's pieces, a grid's lines taken out first: ``(n, labels, stats)``.
-
-    Writing on ruled paper merges with its lines into wide pieces whose height is still the
-    writing's; only a grid (squared paper) joins everything into one piece as tall as the
-    image, which would pass for the writing's size. Only then are the lines removed.
-    """
-    n, labels, stats = _labelled(mask)
-    height, width = mask.shape
-    w, h, area = stats[:, 2], stats[:, 3], stats[:, 4]
-    sparse = area < 0.3 * w * h
-    grid = np.flatnonzero((w > 0.4 * width) & (h > 0.4 * height) & sparse)
-    grid = grid[grid != 0]
-    if not len(grid):
-        return n, labels, stats
-    horizontal = (w > 0.4 * width) & sparse
-    vertical = (h > 0.4 * height) & sparse
-    lines = np.flatnonzero(horizontal | vertical)
-    lines = lines[lines != 0]
-    ruled = np.isin(labels, lines).astype(np.uint8) * 255
-    # No digit at the first look is taller than a tenth of it, nor its strokes thicker than 2 px.
-    cleaned = remove_rulings(
-        mask * 255, bool(horizontal[lines].any()), bool(vertical[lines].any()), 2.0,
-        0.1 * max(height, width), ruled,
-    )  # fmt: skip
-    return _labelled(cleaned // 255)
-
-
-def _measured(
-    contrast: np.ndarray, paper: np.ndarray, outline: np.ndarray | None = None
-) -> dict[str, np.ndarray]:
-    """Per piece of ink (contrast above LOOK_WEAK with some above LOOK_STRONG): box, area,
-    stroke width, mean contrast, the paper around it and its contact with the image border.
-
-    Counted over the ink pixels only (a few percent of the image), all pieces at once.
-    ``outline``: a second ink mask whose share inside each piece is counted too.
-    """
-    n, labels, stats = _without_rulings((contrast > int(LOOK_WEAK * 255)).astype(np.uint8))
-    mask = labels > 0
-    inner = cv2.erode(mask.view(np.uint8), np.ones((3, 3), np.uint8),
-                      borderType=cv2.BORDER_CONSTANT, borderValue=0)  # fmt: skip
-    ink = np.flatnonzero(mask)  # on a bool array: several times faster than on uint8
-    at = labels.ravel()[ink]
-    area = np.maximum(stats[:, cv2.CC_STAT_AREA], 1).astype(np.float64)
-    values = contrast.ravel()[ink]
-    edge = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
-    return {
-        "stats": stats,
-        "stroke": 2.0 * area / np.maximum(np.bincount(at[inner.ravel()[ink] == 0], minlength=n), 1),
-        "strong": np.bincount(at[values > int(LOOK_STRONG * 255)], minlength=n),
-        "contrast": np.bincount(at, weights=values, minlength=n) / area,
-        "paper": np.bincount(at, weights=paper.ravel()[ink], minlength=n) / area,
-        "border": np.bincount(edge, minlength=n),
-        "outlined": (
-            np.bincount(at[outline.ravel()[ink] > 0], minlength=n) / area
-            if outline is not None
-            else np.ones(n)
-        ),
-    }
-
-
-def _marks(
-    gray: np.ndarray, crop: bool, factor: float, offset: tuple[int, int], kernel: int | None
-) -> tuple[list[_Mark], np.ndarray]:
-    """The stroke-like pieces of ink in ``gray`` (a view ``factor`` times the source, whose
-    top-left is ``offset`` in the source), measured in source pixels; and the local paper.
-
-    Ink is looked for against the paper a few strokes around (a closing of
-    :data:`FINE_KERNEL` of the side): pen and pencil strokes stand out, a shadow's edge, a
-    vignette or a dark table do not. When that finds nothing, or strokes too fat for it (a
-    marker filling the frame), it is looked for again against the paper a fifth of the image
-    around (one paper level for a crop), for the strokes too wide for the first way only.
-    """
-    height, width = gray.shape
-    k = kernel or max(5, int(FINE_KERNEL * max(height, width)) | 1)
-    local = cv2.morphologyEx(
-        gray, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (k, k))
-    )
-    fine = contrast(gray, local)
-    marks = _select(_measured(fine, local), gray.shape, crop, factor, offset, 0.0)
-    level = int(LOOK_WEAK * 255)
-    if not marks or crop or _hollow(gray, fine, level):
-        wide = flat_contrast(gray) if crop else paper_contrast(gray)
-        paper = cv2.add(gray, wide)  # ~ the paper level the wide contrast was taken against
-        # A fat stroke is outlined by the first way's ink (its edges); a shadow, a table or a
-        # dark band is not, having no edge a few strokes wide.
-        outline = cv2.compare(fine, level, cv2.CMP_GT)
-        found = _measured(wide, paper, outline)
-        marks += _select(found, gray.shape, crop, factor, offset, FAT * k, OUTLINED)
-    return marks, local
-
-
-def _hollow(gray: np.ndarray, fine: np.ndarray, level: int) -> bool:
-    """Whether strokes wider than the local kernel may be there: far more ink is seen against
-    the wide paper than against the local one (a shadow does the same; it only costs the wide
-    look). Judged on a small copy, which is all a share needs."""
-    small = small_copy(gray)
-    wide = cv2.countNonZero(cv2.compare(contrast(small, wide_paper(small)), level, cv2.CMP_GT))
-    local = cv2.countNonZero(cv2.compare(fine, level, cv2.CMP_GT)) * small.size / gray.size
-    return wide > HOLLOW * max(local, 1.0)
-
-
-def _select(
-    m: dict[str, np.ndarray],
-    shape: tuple[int, int],
-    crop: bool,
-    factor: float,
-    offset: tuple[int, int],
-    min_stroke: float,
-    outlined: float = 0.0,
-) -> list[_Mark]:
-    """The pieces that look like writing, as marks (see :func:`_marks`); every test is done
-    on all pieces at once."""
-    height, width = shape
-    stats = m["stats"][1:]
-    x, y, w, h, area = (stats[:, k].astype(np.float64) for k in range(5))
-    sw = m["stroke"][1:]
-    keep = (area >= 6) & (m["strong"][1:] > 0) & (h >= 3) & (sw >= min_stroke)
-    # no edges a few strokes wide: a shadow or a table, not a fat stroke
-    keep &= m["outlined"][1:] >= outlined
-    if not crop:
-        # a strip along the border: the table beyond a sheet, its edge
-        keep &= m["border"][1:] <= 0.8 * (w + h)
-        # a blob, not a stroke
-        keep &= sw <= 0.45 * np.maximum(w, h)
-    # a thin straight line across the image: a ruling, a margin, an edge
-    line = (
-        (sw < THIN_LINE * max(width, height))
-        & (np.maximum(w / width, h / height) > ACROSS)
-        & (area < STRAIGHT * sw * np.hypot(w, h))
-    )
-    keep &= ~line
-    chosen = np.flatnonzero(keep)
-    if not len(chosen):
-        return []
-    chosen = chosen[np.argsort(area[chosen])[::-1][:MAX_MARKS]]
-    paper = m["paper"][1:]
-    bright = max(float(np.percentile(paper, 90)), 1.0)
-    # Writing is dark ink on bright paper; grain on a dark table is on a dark ground.
-    weight = area * (m["contrast"][1:] / 255.0) ** 2 * np.minimum(1.0, paper / bright) ** 2
-    return [
-        _Mark(
-            float(sw[i]) / factor,
-            float(h[i]) / factor,
-            float(weight[i]),
-            (offset[0] + x[i] / factor, offset[1] + y[i] / factor, w[i] / factor, h[i] / factor),
-        )
-        for i in chosen
-    ]
-
-
 def _quantile(values: list[float], weights: list[float], q: float) -> float:
     order = np.argsort(values)
     cum = np.cumsum(np.asarray(weights, float)[order])
     return float(np.asarray(values, float)[order][np.searchsorted(cum, q * cum[-1])])
 
 
-def _modes(marks: list[_Mark]) -> list[list[_Mark]]:
+def _modes(marks: list[Mark]) -> list[list[Mark]]:
     """Marks grouped by stroke width (within a factor MODE_SPREAD), heaviest group first; only
     groups carrying at least MODE_SHARE of the heaviest one's weight are kept."""
-    groups: list[list[_Mark]] = []
+    groups: list[list[Mark]] = []
     for mark in sorted(marks, key=lambda m: m.stroke):
         if groups and mark.stroke <= MODE_SPREAD * groups[-1][0].stroke:
             groups[-1].append(mark)
@@ -320,7 +130,7 @@ def _look(
     roi: Box | None,
     crop: bool,
     stroke: float | None = None,
-) -> tuple[list[_Mark], np.ndarray, np.ndarray]:
+) -> tuple[list[Mark], np.ndarray, np.ndarray]:
     """The marks of one look at ``roi`` (None: all) scaled by ``factor``, the image looked at and
     its local paper. ``stroke``: the stroke width (source px) an earlier look measured, which
     sizes the local paper's kernel."""
@@ -337,14 +147,14 @@ def _look(
         view = cv2.bitwise_not(view)
     offset = (roi[0], roi[1]) if roi is not None else (0, 0)
     kernel = None if stroke is None else max(5, int(round(4 * stroke * factor)) | 1)
-    marks, local = _marks(view, crop, factor, offset, kernel)
+    marks, local = marks_of(view, crop, factor, offset, kernel)
     if factor < 0.5:
         # The min filter widened every stroke by about half a pixel of this view.
         marks = [replace(m, stroke=max(1.0, m.stroke - 0.5 / factor)) for m in marks]
     return marks, view, local
 
 
-def _box_of(marks: list[_Mark], margin: float, shape: tuple[int, int]) -> Box:
+def _box_of(marks: list[Mark], margin: float, shape: tuple[int, int]) -> Box:
     b = np.array([m.box for m in marks], float)
     x0, y0 = b[:, 0].min(), b[:, 1].min()
     x1, y1 = (b[:, 0] + b[:, 2]).max(), (b[:, 1] + b[:, 3]).max()
@@ -395,7 +205,7 @@ def plan(source: Source, inverted: bool) -> list[Plan]:
     return _merged(plans)
 
 
-def _bulk(group: list[_Mark]) -> list[_Mark]:
+def _bulk(group: list[Mark]) -> list[Mark]:
     """The marks that carry BULK of a group's weight: the writing, not the grain around it."""
     ordered = sorted(group, key=lambda m: -m.weight)
     total = sum(m.weight for m in ordered)
@@ -408,7 +218,7 @@ def _bulk(group: list[_Mark]) -> list[_Mark]:
     return kept
 
 
-def _plan(group: list[_Mark], inverted: bool, crop: bool, shape: tuple[int, int]) -> Plan:
+def _plan(group: list[Mark], inverted: bool, crop: bool, shape: tuple[int, int]) -> Plan:
     weights = [m.weight for m in group]
     stroke = _quantile([m.stroke for m in group], weights, 0.5)
     # The writing's digits are the tallest of its stroke-like pieces of some weight; fragments,

@@ -26,12 +26,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edge_app.contract import CUT_LABEL, IMAGE_SIZE, NONE_LABEL, VISION_LABELS
 from trainer.synth.scenes import SceneMaker
 
 log = logging.getLogger(__name__)
 
-NONE, CUT = 10, 11
-LABELS = (*(str(d) for d in range(10)), "none", "cut")
+LABELS = VISION_LABELS
+NONE, CUT = LABELS.index(NONE_LABEL), LABELS.index(CUT_LABEL)
 # The mix of photo kinds the training photos are drawn from.
 KIND_MIX = {"single": 0.18, "string": 0.28, "page": 0.08, "scan": 0.12, "crop": 0.12,
             "blank": 0.08, "clutter": 0.14}  # fmt: skip
@@ -128,7 +129,7 @@ def _worker(args: tuple[int, int, tuple[str, ...]]):
             out_labels.append(label)
             out_kinds.append(kind)
     if not images:
-        return np.zeros((0, 28, 28), np.uint8), np.zeros(0, int), np.zeros(0, "<U8")
+        return np.zeros((0, IMAGE_SIZE, IMAGE_SIZE), np.uint8), np.zeros(0, int), np.zeros(0, "<U8")
     return np.stack(images), np.asarray(out_labels), np.asarray(out_kinds)
 
 

@@ -191,6 +191,23 @@ def test_decode_skips_what_is_not_a_digit_and_reads_the_rest():
     assert [c for _, c, _ in chosen] == [4, 2]
 
 
+def test_decode_reads_every_digit_when_the_model_is_sure_of_both_readings():
+    # a thin "1" between two digits, and the model (int8: 255/256 at most) just as sure the
+    # three clusters are "7", "1", "2" as that the first two together are a "7"
+    built = lattice.build(_line_of([30, 8, 30], gap=3), stroke=3)
+    sure = 255 / 256
+    reading = {(0, 1): (7, sure), (1, 2): (1, sure), (2, 3): (2, sure), (0, 2): (7, sure)}
+    chosen = lattice.decode(built, _probs(built.spans, reading), COLUMNS)
+    assert [c for _, c, _ in chosen] == [7, 1, 2]
+
+
+def test_decode_still_joins_when_the_parts_are_less_sure():
+    built = lattice.build(_line_of([30, 8], gap=3), stroke=3)
+    reading = {(0, 1): (7, 0.97), (1, 2): (1, 0.97), (0, 2): (7, 255 / 256)}
+    chosen = lattice.decode(built, _probs(built.spans, reading), COLUMNS)
+    assert [c for _, c, _ in chosen] == [7]
+
+
 def test_a_model_without_none_reads_whole_clusters():
     built = lattice.build(_line_of([70, 30]), stroke=3)
     probs = np.full((len(built.spans), 10), 0.1, np.float32)

@@ -15,6 +15,7 @@ import pytest
 
 import edge_app.models as models
 from edge_app.classifier import Classifier
+from edge_app.contract import VISION_LABELS
 from edge_app.errors import ModelError
 
 MIN_ACCURACY = 0.97  # the target on MNIST-like digits; a good CNN scores ~0.99 here
@@ -60,8 +61,9 @@ def test_default_model_reads_its_own_contract():
     model = Classifier(models.default_model_path())
     contract = model.contract
     assert contract.format == "int8"
-    assert contract.labels == tuple("0123456789")
+    assert contract.labels == VISION_LABELS
     assert contract.input_shape[1:] == (28, 28, 1)
+    assert contract.checksum  # sealed: a corrupted copy is refused on load
     assert model.input_dtype == np.int8
     assert contract.accuracy is not None and contract.accuracy >= MIN_ACCURACY
     assert contract.source_model_sha256

@@ -8,17 +8,17 @@ directory, MNIST missing, unwritable output), 130 interrupted.
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import logging
 import sys
 from dataclasses import replace
 from pathlib import Path
 
-from edge_app.cliparts import HelpFormatter, add_verbosity, positive_int
-from edge_app.errors import DigitLiteError
+from edge_app.cliparts import HelpFormatter, add_verbosity, did_you_mean, positive_int, run_main
 
 log = logging.getLogger(__name__)
+
+PROG = "digits-bench"
 
 DEFAULT_RUN_DIR = Path("runs/latest")
 
@@ -48,7 +48,7 @@ def _seconds(text: str) -> float:
 def build_parser() -> argparse.ArgumentParser:
     """The ``digits-bench`` argument parser."""
     parser = argparse.ArgumentParser(
-        prog="digits-bench",
+        prog=PROG,
         description=(
             "Benchmark every model variant of a run: accuracy, agreement with Keras, size,\n"
             "latency, throughput, load time and memory, per runtime and thread count; the\n"
@@ -104,11 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--in-process", action="store_true",
         help="run every row inside this process (faster start; no per-row memory figure)",
     )  # fmt: skip
-    add_verbosity(
-        parser,
-        verbose="debug logging, including every worker's stderr",
-        quiet="warnings and errors only (no progress lines)",
-    )
+    add_verbosity(parser, verbose="debug logging, including every worker's stderr")
     return parser
 
 
@@ -120,9 +116,10 @@ def _runtimes(parser: argparse.ArgumentParser, text: str | None) -> tuple[str, .
     names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
     for name in names:
         if name not in RUNTIME_NAMES:
-            close = difflib.get_close_matches(name, RUNTIME_NAMES, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
-            parser.error(f"unknown runtime '{name}'{hint}; choose from {', '.join(RUNTIME_NAMES)}")
+            parser.error(
+                f"unknown runtime '{name}' (choose from {', '.join(RUNTIME_NAMES)})"
+                f"{did_you_mean(name, RUNTIME_NAMES)}"
+            )
     if not names:
         parser.error(f"--runtimes is empty; choose from {', '.join(RUNTIME_NAMES)}")
     return names
@@ -131,9 +128,10 @@ def _runtimes(parser: argparse.ArgumentParser, text: str | None) -> tuple[str, .
 def main(argv: list[str] | None = None) -> int:
     """Run ``digits-bench``; returns the exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
+    return run_main(PROG, parser, argv, lambda args: _bench(parser, args))
+
+
+def _bench(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     runtimes = _runtimes(parser, args.runtimes)
 
     from benchmarks.bench import BenchConfig, run_bench
@@ -156,15 +154,8 @@ def main(argv: list[str] | None = None) -> int:
         config.policy, max_time_s=budget, min_time_s=min(config.policy.min_time_s, budget)
     )
     config = replace(config, policy=policy)
-    try:
-        doc = run_bench(config)
-        written = write_outputs(doc, Path(doc["run_path"]), plots=config.plots)
-    except DigitLiteError as exc:
-        print(f"digits-bench: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("digits-bench: interrupted", file=sys.stderr)
-        return 130
+    doc = run_bench(config)
+    written = write_outputs(doc, Path(doc["run_path"]), plots=config.plots)
     log.info("wrote %s", ", ".join(str(p) for p in written))
     sys.stdout.write(json.dumps(doc, indent=2) + "\n" if args.json else render_markdown(doc))
     return 0

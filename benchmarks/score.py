@@ -29,8 +29,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from benchmarks.errors import BenchError
-from edge_app.cliparts import HelpFormatter, add_verbosity, positive_int
-from edge_app.errors import DigitLiteError
+from edge_app.cliparts import HelpFormatter, add_verbosity, positive_int, run_main
 
 log = logging.getLogger(__name__)
 
@@ -234,7 +233,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--misses", action="store_true", help="list every misread image")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead")
-    add_verbosity(parser, verbose="log every image read", quiet="only errors on stderr")
+    add_verbosity(parser, verbose="debug logging: every image read")
     return parser
 
 
@@ -262,18 +261,7 @@ def run(args: argparse.Namespace, out: TextIO) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``digits-score``; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    level = logging.DEBUG if args.verbose else logging.ERROR if args.quiet else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", force=True)
-    try:
-        return run(args, sys.stdout)
-    except DigitLiteError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return 130
+    return run_main(PROG, build_parser(), argv, lambda args: run(args, sys.stdout))
 
 
 if __name__ == "__main__":

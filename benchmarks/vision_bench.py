@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import sys
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass
@@ -35,11 +34,13 @@ import numpy as np
 from benchmarks.errors import BenchError
 from benchmarks.score import edit_distance
 from benchmarks.timing import cycling, fixed_runs, measure
-from edge_app.cliparts import HelpFormatter
+from edge_app.cliparts import HelpFormatter, add_verbosity, run_main
 from edge_app.models import model_path
 from edge_app.reader import LINE_SEPARATOR, DigitReader
 
 log = logging.getLogger(__name__)
+
+PROG = "python -m benchmarks.vision_bench"
 
 TARGETS = {
     "single": 0.985, "string": 0.93, "blank_fp": 0.01, "frame_ms": 3.0, "page_ms": 80.0,
@@ -332,7 +333,7 @@ def _counts(text: str) -> tuple[tuple[str, int], ...]:
 def build_parser() -> argparse.ArgumentParser:
     d = VisionBenchConfig(model=DEFAULT_MODEL)
     p = argparse.ArgumentParser(
-        prog="python -m benchmarks.vision_bench",
+        prog=PROG,
         description="Measure reading digits from photos (synthetic, UCI scans, real) against "
         "the targets.",
         formatter_class=HelpFormatter,
@@ -355,26 +356,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=d.threads)
     p.add_argument("--seed", type=int, default=d.seed, help="generator seed (keep off training's)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead")
-    p.add_argument("-v", "--verbose", action="store_true")
+    add_verbosity(p)
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
-    values = {k: v for k, v in vars(args).items() if k not in ("json", "verbose")}
-    cfg = VisionBenchConfig(**values)
-    try:
-        results = run(cfg)
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    print(json.dumps(results) if args.json else format_table(results))
-    return 0
+    """Entry point of ``python -m benchmarks.vision_bench``; returns the exit status."""
+
+    def body(args: argparse.Namespace) -> int:
+        values = {k: v for k, v in vars(args).items() if k not in ("json", "verbose", "quiet")}
+        results = run(VisionBenchConfig(**values))
+        print(json.dumps(results) if args.json else format_table(results))
+        return 0
+
+    return run_main(PROG, build_parser(), argv, body)
 
 
 if __name__ == "__main__":

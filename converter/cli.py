@@ -23,8 +23,7 @@ from converter.pipeline import (
     ConvertConfig,
     run_conversion,
 )
-from edge_app.cliparts import HelpFormatter
-from edge_app.errors import DigitLiteError
+from edge_app.cliparts import HelpFormatter, add_verbosity, log_level, run_main
 from edge_app.runtime import RUNTIME_NAMES
 
 PROG = "digits-convert"
@@ -73,8 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="verify with this interpreter (default: the device order, LiteRT first)",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="seed for picking calibration images")
-    parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
-    parser.add_argument("-q", "--quiet", action="count", default=0, help="less logging")
+    add_verbosity(parser, verbose="debug logging, TensorFlow's and Keras' messages too")
     return parser
 
 
@@ -93,17 +91,18 @@ class _QuietOthers(logging.Filter):
         return ours or record.levelno >= self.level
 
 
-def _configure_logging(verbosity: int) -> None:
-    level = logging.DEBUG if verbosity > 0 else logging.INFO if verbosity == 0 else logging.WARNING
+def _configure_logging(args: argparse.Namespace) -> None:
+    level = log_level(args)
+    verbose = level <= logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     # TensorFlow, Keras and the edge runtime's "loaded X with litert" (once per file) are noise
     # unless asked for with -v.
-    handler.addFilter(_QuietOthers(logging.DEBUG if verbosity > 0 else logging.WARNING))
+    handler.addFilter(_QuietOthers(logging.DEBUG if verbose else logging.WARNING))
     logging.basicConfig(level=level, handlers=[handler], force=True)
     # TensorFlow's C++ logging is read once, at import; keep its chatter off the terminal.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1" if verbosity > 0 else "3")
-    if verbosity <= 0:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1" if verbose else "3")
+    if not verbose:
         warnings.filterwarnings("ignore", module=r"(tensorflow|keras|absl)")
         warnings.filterwarnings("ignore", category=UserWarning, message=r".*quantiz")
 
@@ -124,21 +123,14 @@ def _config(args: argparse.Namespace) -> ConvertConfig:
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``digits-convert``; returns the exit code."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help, or argparse's own usage error
-        return int(exc.code or 0)
-    _configure_logging(args.verbose - args.quiet)
+    return run_main(
+        PROG, build_parser(), argv, _convert,
+        setup=_configure_logging, interrupted="interrupted; nothing half-written",
+    )  # fmt: skip
 
-    try:
-        outcome = run_conversion(_config(args))
-    except DigitLiteError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; nothing half-written", file=sys.stderr)
-        return 130
+
+def _convert(args: argparse.Namespace) -> int:
+    outcome = run_conversion(_config(args))
     print(outcome.markdown)
     if not outcome.passed:
         print(

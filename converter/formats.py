@@ -11,13 +11,13 @@ which receive a ``tf.lite.TFLiteConverter`` that already exists.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from converter.errors import UnknownFormatError
+from edge_app.cliparts import did_you_mean
 
 #: ``representative_dataset`` for int8 calibration: yields ``[float32 array (1, 28, 28, 1)]``.
 RepresentativeDataset = Callable[[], Iterator[list[Any]]]
@@ -147,10 +147,9 @@ def get_format(name: str) -> Format:
     for fmt in FORMATS:
         if fmt.name == key:
             return fmt
-    close = difflib.get_close_matches(key, FORMAT_NAMES, n=1, cutoff=0.5)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
     raise UnknownFormatError(
-        f"unknown format '{name}'{hint}; choose from {', '.join(FORMAT_NAMES)}"
+        f"unknown format '{name}' (choose from {', '.join(FORMAT_NAMES)})"
+        f"{did_you_mean(key, FORMAT_NAMES)}"
     )
 
 

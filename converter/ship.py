@@ -14,7 +14,6 @@ import hashlib
 import json
 import logging
 import shutil
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -23,8 +22,8 @@ from converter.errors import ConverterError
 from converter.formats import Format, parse_formats
 from converter.pipeline import REPORT_JSON, REPORT_MD
 from edge_app import files
+from edge_app.cliparts import add_verbosity, run_main
 from edge_app.contract import read_contract_bytes
-from edge_app.errors import DigitLiteError
 from edge_app.models import FILE_PATTERN
 
 log = logging.getLogger(__name__)
@@ -124,19 +123,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--formats", default=",".join(SHIPPED_FORMATS), help="comma-separated formats to ship"
     )
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr, force=True)
-    try:
-        written = ship(args.run_dir, args.models_dir, tuple(args.formats.split(",")))
-    except DigitLiteError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    for path in written:
-        print(path)
-    return 0
+    add_verbosity(parser)
+
+    def body(args: argparse.Namespace) -> int:
+        for path in ship(args.run_dir, args.models_dir, tuple(args.formats.split(","))):
+            print(path)
+        return 0
+
+    return run_main(PROG, parser, argv, body, log_format="%(message)s")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ Runs with the edge install only (numpy, a TFLite interpreter, OpenCV/Pillow): no
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import logging
 import os
@@ -16,7 +15,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from edge_app.cliparts import HelpFormatter, positive_int, probability
+from edge_app.cliparts import (
+    HelpFormatter,
+    add_verbosity,
+    did_you_mean,
+    positive_int,
+    probability,
+    run_main,
+)
 from edge_app.errors import DigitLiteError
 from edge_app.native_output import quiet_native_output
 from edge_app.process import DEFAULT_THREADS, configure_threads
@@ -124,11 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="save every digit read as DIR/<digit>/<id>.png (the crop) and <id>.mnist.png (what "
         "the model saw), with DIR/manifest.csv; correct a wrong one by moving it",
     )
-    verbosity = parser.add_mutually_exclusive_group()
-    verbosity.add_argument(
-        "-v", "--verbose", action="store_true", help="log details (per-digit confidences)"
-    )
-    verbosity.add_argument("-q", "--quiet", action="store_true", help="log errors only")
+    add_verbosity(parser, verbose="debug logging: per-digit confidences, native libraries too")
     return parser
 
 
@@ -137,11 +139,9 @@ def parse_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> P
     from edge_app.runtime import RUNTIME_NAMES
 
     if args.runtime is not None and args.runtime not in RUNTIME_NAMES:
-        close = difflib.get_close_matches(args.runtime, RUNTIME_NAMES, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
         parser.error(
             f"argument --runtime: unknown runtime '{args.runtime}' "
-            f"(choose from {', '.join(RUNTIME_NAMES)}){hint}"
+            f"(choose from {', '.join(RUNTIME_NAMES)}){did_you_mean(args.runtime, RUNTIME_NAMES)}"
         )
     return PredictConfig(
         images=tuple(args.images),
@@ -152,13 +152,6 @@ def parse_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> P
         threads=args.threads,
         workers=args.workers,
         save_crops=args.save_crops,
-    )
-
-
-def _configure_logging(verbose: bool, quiet: bool) -> None:
-    level = logging.DEBUG if verbose else logging.ERROR if quiet else logging.INFO
-    logging.basicConfig(
-        level=level, format=f"{PROG}: %(levelname)s: %(message)s", stream=sys.stderr, force=True
     )
 
 
@@ -285,18 +278,13 @@ def predict(config: PredictConfig, out: TextIO) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``digits-predict``; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    _configure_logging(args.verbose, args.quiet)
-    config = parse_config(parser, args)
-    try:
-        return predict(config, sys.stdout)
-    except DigitLiteError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
-    except BrokenPipeError:  # `digits-predict *.jpg | head`: the reader left, stop quietly
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # so the final flush at exit cannot fail again
-        return EXIT_OK
+
+    def body(args: argparse.Namespace) -> int:
+        try:
+            return predict(parse_config(parser, args), sys.stdout)
+        except BrokenPipeError:  # `digits-predict *.jpg | head`: the reader left, stop quietly
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # so the final flush at exit cannot fail again
+            return EXIT_OK
+
+    return run_main(PROG, parser, argv, body, log_format=f"{PROG}: %(levelname)s: %(message)s")

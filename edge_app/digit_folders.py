@@ -13,10 +13,10 @@ report; hidden files, ``Thumbs.db``-style clutter and empty class folders are sk
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from edge_app.cliparts import did_you_mean
 from edge_app.collect import CROP_SUFFIX, MANIFEST, MODEL_INPUT_SUFFIX, read_manifest
 from edge_app.contract import VISION_LABELS
 
@@ -60,11 +60,9 @@ def _hidden(path: Path) -> bool:
 
 
 def _label_problem(folder: Path) -> str:
-    close = difflib.get_close_matches(folder.name.strip().lower(), VISION_LABELS, n=1)
-    hint = f" - did you mean '{close[0]}'?" if close else ""
     return (
-        f"{folder}: folder name '{folder.name}' is not a digit{hint} (class folders are named "
-        "0 to 9, and none or cut for a 12-class model)"
+        f"{folder}: folder name '{folder.name}' is not a digit (class folders are named 0 to 9, "
+        f"and none or cut for a 12-class model){did_you_mean(folder.name, VISION_LABELS)}"
     )
 
 

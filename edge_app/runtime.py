@@ -51,12 +51,11 @@ def _runtime(name: str) -> Runtime:
     for runtime in RUNTIMES:
         if runtime.name == name:
             return runtime
-    import difflib
+    from edge_app.cliparts import did_you_mean
 
-    close = difflib.get_close_matches(name, RUNTIME_NAMES, n=1)
-    hint = f" (did you mean '{close[0]}'?)" if close else ""
     raise RuntimeNotFoundError(
-        f"unknown runtime '{name}'{hint}; choose one of {', '.join(RUNTIME_NAMES)}"
+        f"unknown runtime '{name}' (choose from {', '.join(RUNTIME_NAMES)})"
+        f"{did_you_mean(name, RUNTIME_NAMES)}"
     )
 
 

@@ -75,9 +75,7 @@ def test_flags_become_a_frozen_config(tmp_path: Path):
     ],
 )
 def test_bad_flags_get_one_clear_line_and_exit_2(capsys, argv, expected):
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    assert exc.value.code == 2
+    assert main(argv) == 2
     captured = capsys.readouterr()
     assert captured.out == ""
     assert expected in captured.err
@@ -85,8 +83,7 @@ def test_bad_flags_get_one_clear_line_and_exit_2(capsys, argv, expected):
 
 
 def test_a_directory_is_not_a_source(capsys, tmp_path: Path):
-    with pytest.raises(SystemExit):
-        main(["--source", str(tmp_path)])
+    assert main(["--source", str(tmp_path)]) == 2
     assert "is a directory" in capsys.readouterr().err
 
 

@@ -130,7 +130,7 @@ def test_forcing_a_missing_runtime_says_what_to_install(installed):
 def test_runtime_typo_suggests_the_closest_name():
     with pytest.raises(RuntimeNotFoundError, match="did you mean 'litert'"):
         rt.resolve_interpreter_class("litrt")
-    with pytest.raises(RuntimeNotFoundError, match="choose one of litert, tflite-runtime"):
+    with pytest.raises(RuntimeNotFoundError, match="choose from litert, tflite-runtime"):
         rt.resolve_interpreter_class("onnx")
 
 

@@ -7,7 +7,6 @@ bar go to stderr. Errors are one line on stderr and a non-zero exit code.
 from __future__ import annotations
 
 import argparse
-import difflib
 import logging
 import os
 import sys
@@ -15,25 +14,29 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from edge_app.cliparts import HelpFormatter, positive_int
-from edge_app.errors import DigitLiteError
+from edge_app.cliparts import (
+    HelpFormatter,
+    add_verbosity,
+    configure_logging,
+    did_you_mean,
+    positive_int,
+    run_main,
+)
 from trainer.config import TrainConfig
 from trainer.models import ARCHITECTURES, DEFAULT_ARCH
 
 log = logging.getLogger(__name__)
 
-EXIT_INTERRUPTED = 130
+PROG = "digits-train"
 
 
 def _arch_list(parser: argparse.ArgumentParser, flag: str, text: str) -> tuple[str, ...]:
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     for name in names:
         if name not in ARCHITECTURES:
-            close = difflib.get_close_matches(name, list(ARCHITECTURES), n=1)
-            hint = f" - did you mean '{close[0]}'?" if close else ""
             parser.error(
-                f"argument {flag}: unknown architecture '{name}'{hint} "
-                f"(choose from {', '.join(ARCHITECTURES)})"
+                f"argument {flag}: unknown architecture '{name}' "
+                f"(choose from {', '.join(ARCHITECTURES)}){did_you_mean(name, list(ARCHITECTURES))}"
             )
     if not names:
         parser.error(f"argument {flag}: give at least one architecture")
@@ -80,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     defaults = TrainConfig()
     tune = FinetuneConfig(Path("."), (Path("."),), Path("."))
     parser = argparse.ArgumentParser(
-        prog="digits-train",
+        prog=PROG,
         description="Explore MNIST, train digit classifiers, evaluate them and write a report.",
         formatter_class=HelpFormatter,
         epilog=EXAMPLES
@@ -183,11 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--patience", type=positive_int, default=defaults.patience,
         help="early stopping: epochs without a better validation loss (second half only)",
     )  # fmt: skip
-    verbosity = parser.add_mutually_exclusive_group()
-    verbosity.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    verbosity.add_argument(
-        "-q", "--quiet", action="store_true", help="warnings only, no progress bar"
-    )
+    add_verbosity(parser, verbose="debug logging, TensorFlow's start-up messages too")
     return parser
 
 
@@ -278,10 +277,7 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) 
 
 
 def _configure_logging(args: argparse.Namespace) -> None:
-    level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
-    logging.basicConfig(
-        level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s", force=True
-    )
+    configure_logging(args)
     # TensorFlow's C++ start-up chatter is noise on a terminal; -v shows it. Level 3, because
     # on every CPU-only machine TF 2.21 logs "failed call to cuInit" as an error, which alarms
     # users and means nothing here (Python-level errors still surface as exceptions).
@@ -307,8 +303,14 @@ def _finetune(config: Any, verbose: int) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``digits-train``; returns the process exit code."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    _configure_logging(args)
+    return run_main(
+        PROG, parser, argv, lambda args: _train(parser, args), setup=_configure_logging,
+        interrupted="interrupted; files already written are complete - "
+        "rerun with --resume to continue",
+    )  # fmt: skip
+
+
+def _train(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     verbose = 0 if args.quiet else 1 if sys.stderr.isatty() else 2
     try:
         if args.finetune is not None:
@@ -317,18 +319,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from trainer.pipeline import run
 
         summary = run(config, verbose=verbose)
-    except DigitLiteError as exc:
-        print(f"digits-train: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print(
-            "digits-train: interrupted; files already written are complete - "
-            "rerun with --resume to continue",
-            file=sys.stderr,
-        )
-        return EXIT_INTERRUPTED
     except OSError as exc:
-        print(f"digits-train: error: {exc}", file=sys.stderr)
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
 
     from trainer.report import text_table

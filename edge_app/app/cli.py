@@ -7,11 +7,9 @@ instant and needs no display.
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import logging
 import os
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,16 +21,25 @@ from edge_app.app.config import (
     VIDEO_SUFFIXES,
     AppConfig,
 )
-from edge_app.cliparts import HelpFormatter, positive_int, probability
-from edge_app.errors import DigitLiteError
+from edge_app.cliparts import (
+    HelpFormatter,
+    add_verbosity,
+    did_you_mean,
+    positive_int,
+    probability,
+    run_main,
+)
 from edge_app.process import DEFAULT_THREADS, configure_threads
 
 log = logging.getLogger(__name__)
 
 
+PROG = "digits-app"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="digits-app",
+        prog=PROG,
         description="Read handwritten digits live from a camera, a drawing or a photo "
         "(offline, no TensorFlow).",
         formatter_class=HelpFormatter,
@@ -91,9 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="quit this long after the model is ready (and a first reading is shown) and print "
         "the final state as JSON on stdout",
     )
-    verbosity = parser.add_mutually_exclusive_group()
-    verbosity.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    verbosity.add_argument("-q", "--quiet", action="store_true", help="warnings only")
+    add_verbosity(parser)
     return parser
 
 
@@ -112,11 +117,9 @@ def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> AppCon
             suffix = path.suffix.lower()
             if suffix in IMAGE_SUFFIXES + VIDEO_SUFFIXES or os.sep in source:
                 parser.error(f"--source {source}: no such file")
-            close = difflib.get_close_matches(source, CAMERA_SOURCES, n=1)
-            hint = f" (did you mean '{close[0]}'?)" if close else ""
             parser.error(
                 f"--source {source!r} is neither a file nor one of "
-                f"{', '.join(CAMERA_SOURCES)}{hint}"
+                f"{', '.join(CAMERA_SOURCES)}{did_you_mean(source, CAMERA_SOURCES)}"
             )
         if path.is_dir():
             parser.error(f"--source {source} is a directory; give an image or video file")
@@ -134,34 +137,22 @@ def _config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> AppCon
     )
 
 
-def _configure_logging(verbose: bool, quiet: bool) -> None:
-    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
-    logging.basicConfig(
-        level=level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
-    )
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the app. Returns the exit code (0, or 2 for anything the user can fix)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    config = _config(parser, args)
-    _configure_logging(args.verbose, args.quiet)
+    return run_main(PROG, parser, argv, lambda args: _run(_config(parser, args), args))
+
+
+def _run(config: AppConfig, args: argparse.Namespace) -> int:
     configure_threads(config.threads, verbose=args.verbose)
     # Kivy must not parse our argv, and must leave the root logger to us
     os.environ.setdefault("KIVY_NO_ARGS", "1")
     os.environ.setdefault("KIVY_LOG_MODE", "MIXED")
     if args.quiet:
         os.environ.setdefault("KIVY_NO_CONSOLELOG", "1")
-    try:
-        from edge_app.app.ui import run_app
+    from edge_app.app.ui import run_app
 
-        state = run_app(config)
-    except DigitLiteError as exc:
-        print(f"digits-app: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return 130
+    state = run_app(config)
     if config.quit_after is not None:
         print(json.dumps(state, sort_keys=True))
     return 0

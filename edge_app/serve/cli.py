@@ -9,17 +9,23 @@ process, or in ``--workers N`` processes, each with its own interpreter.
 from __future__ import annotations
 
 import argparse
-import difflib
 import ipaddress
 import logging
 import os
 import ssl
-import sys
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 
-from edge_app.cliparts import HelpFormatter, add_verbosity, positive_int, probability
+from edge_app.cliparts import (
+    HelpFormatter,
+    add_verbosity,
+    did_you_mean,
+    log_level,
+    positive_int,
+    probability,
+    run_main,
+)
 from edge_app.errors import DigitLiteError
 from edge_app.serve.config import MB, ServeConfig, configure_logging
 
@@ -130,7 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MP",
         help=f"largest image, checked before decoding (at most {MAX_MEGAPIXELS})",
     )
-    add_verbosity(parser, verbose="log every request and details", quiet="log errors only")
+    add_verbosity(parser, verbose="debug logging: every request and its details")
     return parser
 
 
@@ -171,11 +177,9 @@ def parse_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> S
     from edge_app.runtime import RUNTIME_NAMES
 
     if args.runtime is not None and args.runtime not in RUNTIME_NAMES:
-        close = difflib.get_close_matches(args.runtime, RUNTIME_NAMES, n=1)
-        hint = f"; did you mean '{close[0]}'?" if close else ""
         parser.error(
             f"argument --runtime: unknown runtime '{args.runtime}' "
-            f"(choose from {', '.join(RUNTIME_NAMES)}){hint}"
+            f"(choose from {', '.join(RUNTIME_NAMES)}){did_you_mean(args.runtime, RUNTIME_NAMES)}"
         )
     if (args.tls_cert is None) != (args.tls_key is None):
         parser.error("--tls-cert and --tls-key go together: give both PEM files, or neither")
@@ -201,7 +205,7 @@ def parse_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> S
         max_pixels=int(args.max_megapixels * 1e6),
         timeout_s=args.timeout,
         max_queue=args.max_queue,
-        log_level="DEBUG" if args.verbose else "ERROR" if args.quiet else "INFO",
+        log_level=logging.getLevelName(log_level(args)),
         access_log=args.verbose,
         save_crops=args.save_crops.expanduser().resolve() if args.save_crops else None,
     )
@@ -272,13 +276,12 @@ def serve(config: ServeConfig) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``digits-serve``; returns the exit status."""
     parser = build_parser()
-    args = parser.parse_args(argv)
-    config = parse_config(parser, args)
-    configure_logging(config.log_level)
-    try:
-        return serve(config)
-    except DigitLiteError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        return EXIT_OK
+
+    def body(args: argparse.Namespace) -> int:
+        try:
+            return serve(parse_config(parser, args))
+        except KeyboardInterrupt:  # Ctrl-C is how a server is stopped
+            return EXIT_OK
+
+    setup = lambda args: configure_logging(logging.getLevelName(log_level(args)))  # noqa: E731
+    return run_main(PROG, parser, argv, body, setup=setup)

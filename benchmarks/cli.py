@@ -14,7 +14,14 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from edge_app.cliparts import HelpFormatter, add_verbosity, did_you_mean, positive_int, run_main
+from edge_app.cliparts import (
+    HelpFormatter,
+    add_verbosity,
+    did_you_mean,
+    number,
+    positive_int,
+    run_main,
+)
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +43,7 @@ def _threads(text: str) -> tuple[int, ...]:
 
 
 def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    value = number(text)
     if value <= 0:
         raise argparse.ArgumentTypeError("must be > 0")
     return value

@@ -260,7 +260,11 @@ def _fake_run(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--formats", "float32,int9"], "unknown format 'int9' (choose from float32, float16, dynamic, int8); did you mean 'int8'?"),
+        (
+            ["--formats", "float32,int9"],
+            "unknown format 'int9' (choose from float32, float16, dynamic, int8); "
+            "did you mean 'int8'?",
+        ),
         (["--calibration-samples", "5"], "--calibration-samples 5 is too few"),
     ],
 )

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import types
 import zlib
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
+from fakes import tile_finder  # noqa: E402
 from make_fixture_models import band_image  # noqa: E402
 
 from edge_app import cli, reader  # noqa: E402
@@ -26,17 +26,6 @@ from edge_app import cli, reader  # noqa: E402
 REAL_PROPOSE = reader._default_propose
 MODELS = Path(__file__).parent / "data" / "models"
 INT8 = str(MODELS / "band_int8.tflite")
-
-
-def tile_finder(image: np.ndarray) -> list[types.SimpleNamespace]:
-    """Fake vision: every 28x28 tile of a dark-on-light strip that has ink is one candidate."""
-    gray = image if image.ndim == 2 else cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
-    out = []
-    for i in range(gray.shape[1] // 28):
-        tile = 255 - gray[:28, 28 * i : 28 * (i + 1)]
-        if tile.max() > 0:
-            out.append(types.SimpleNamespace(image=tile, box=(28 * i, 0, 28, 28), line=0))
-    return out
 
 
 @pytest.fixture(autouse=True)

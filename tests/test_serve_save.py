@@ -19,7 +19,7 @@ pytest.importorskip("starlette")
 pytest.importorskip("httpx")
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_collect import tile_finder  # noqa: E402
+from fakes import tile_finder  # noqa: E402
 from test_serve_api import PNG, band_reader, check_error, client_for, encode, strip  # noqa: E402
 
 from edge_app import reader  # noqa: E402

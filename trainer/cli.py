@@ -19,6 +19,7 @@ from edge_app.cliparts import (
     add_verbosity,
     configure_logging,
     did_you_mean,
+    number,
     positive_int,
     run_main,
 )
@@ -47,10 +48,7 @@ def _arch_list(parser: argparse.ArgumentParser, flag: str, text: str) -> tuple[s
 
 def _members(text: str) -> int:
     """argparse type for --ensemble: 0 (none) or at least 2 members."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    value = number(text, int)
     if value == 1 or value < 0:
         raise argparse.ArgumentTypeError(f"{value}: an ensemble has at least 2 members (0: none)")
     return value
@@ -58,10 +56,7 @@ def _members(text: str) -> int:
 
 def _share(text: str) -> float:
     """argparse type: a share strictly between 0 and 1."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    value = number(text)
     if not 0.0 < value < 1.0:
         raise argparse.ArgumentTypeError(f"{value} is not between 0 and 1")
     return value

@@ -22,6 +22,7 @@ from edge_app.cliparts import (
     add_verbosity,
     did_you_mean,
     log_level,
+    number,
     positive_int,
     probability,
     run_main,
@@ -141,10 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _number(text: str, low: float, high: float, what: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    value = number(text)
     if not low < value <= high:
         raise argparse.ArgumentTypeError(f"{what} must be above {low:g} and at most {high:g}")
     return value

@@ -98,11 +98,14 @@ class Outcome:
 
 
 def _arch_of(run_dir: Path) -> str | None:
-    """The primary architecture the trainer recorded in run.json (``config.archs[0]``)."""
+    """The architecture of the run's model.keras, as the trainer recorded it in run.json: an
+    ensemble's ``arch`` (``ensemble:edge-cnn,seed-cnn``), else the primary ``config.archs[0]``."""
     try:
         record = json.loads((run_dir / "run.json").read_text())
+        if isinstance(record.get("arch"), str):
+            return record["arch"]
         return str(record["config"]["archs"][0])
-    except (OSError, ValueError, TypeError, KeyError, IndexError):
+    except (OSError, ValueError, TypeError, AttributeError, KeyError, IndexError):
         return None
 
 

@@ -140,7 +140,6 @@ class ReadingSmoother:
 class _ModelState:
     names: list[str] = field(default_factory=list)
     current: str = ""
-    pending: str | None = None
 
 
 class Presenter:
@@ -327,12 +326,10 @@ class Presenter:
         """The user picked a model. Returns the name to load, or None when nothing to do."""
         if name == self._models.current or name not in self._models.names:
             return None
-        self._models.pending = name
         return name
 
     def on_model_loaded(self, name: str, model_ms: float | None = None) -> View:
         self._models.current = name
-        self._models.pending = None
         self.smoother.reset()
         self.analysis_rate.reset()
         self._model_notice = ""
@@ -341,7 +338,6 @@ class Presenter:
 
     def on_model_failed(self, name: str, reason: str) -> View:
         """Loading failed: keep the current model and say why."""
-        self._models.pending = None
         if name in self._models.names and name != self._models.current:
             self._models.names.remove(name)
         self._model_notice = (

@@ -1,4 +1,5 @@
-"""Stand-ins the tests share: a vision step whose answer is known exactly."""
+"""Stand-ins the tests share: a vision step whose answer is known exactly, readings built from
+the real result types, and a job runner that runs each job at once."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ import types
 
 import cv2
 import numpy as np
+
+from edge_app.reader import Detection, Reading
 
 
 def tile_finder(image: np.ndarray) -> list[types.SimpleNamespace]:
@@ -17,3 +20,21 @@ def tile_finder(image: np.ndarray) -> list[types.SimpleNamespace]:
         if tile.max() > 0:
             out.append(types.SimpleNamespace(image=tile, box=(28 * i, 0, 28, 28), line=0))
     return out
+
+
+def reading(digits: str, latency_ms: float = 4.0, classify_ms: float = 0.2) -> Reading:
+    """A :class:`Reading` of ``digits``: one 8x12 box per digit, 10 px apart, confidence 0.9."""
+    found = [Detection(int(d), 0.9, (10 * i, 5, 8, 12)) for i, d in enumerate(digits)]
+    return Reading(digits, found, latency_ms=latency_ms, classify_ms=classify_ms)
+
+
+class InlineJobs:
+    """The app's job runner without a worker thread: each job runs as it is submitted."""
+
+    def submit(self, kind, job, on_done, on_error) -> None:
+        try:
+            result = job()
+        except Exception as exc:
+            on_error(exc)
+        else:
+            on_done(result)

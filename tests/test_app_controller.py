@@ -7,11 +7,11 @@ frames into, and Android permissions the test answers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes import InlineJobs, reading
 
 from edge_app.app.config import AppConfig
 from edge_app.app.controller import (
@@ -26,6 +26,7 @@ from edge_app.app.geometry import make_preview
 from edge_app.app.pipeline import Analysis, PipelineStats
 from edge_app.app.presenter import DRAW_HINT
 from edge_app.app.sources import FrameSource, SourceError
+from edge_app.classifier import Prediction
 from edge_app.errors import ModelError
 
 
@@ -77,20 +78,15 @@ class FakeLoop:
         self.run()
 
 
-class InlineJobs:
-    """Runs each job at once (its callbacks still hop to the UI loop)."""
+class RecordingJobs(InlineJobs):
+    """Runs each job at once (its callbacks still hop to the UI loop) and records its kind."""
 
     def __init__(self) -> None:
         self.kinds: list[str] = []
 
     def submit(self, kind, job, on_done, on_error) -> None:
         self.kinds.append(kind)
-        try:
-            result = job()
-        except Exception as exc:
-            on_error(exc)
-        else:
-            on_done(result)
+        super().submit(kind, job, on_done, on_error)
 
 
 class FakeScreen:
@@ -193,10 +189,10 @@ class FakeCamera:
         return self.seq
 
     def read(self, seq: int, digits: str = "42") -> None:
-        reading = self.analyse(np.zeros((4, 6, 3), np.uint8))
-        if digits != reading.digits:
-            reading = FakeReading(digits, reading_boxes(digits))
-        self._analysis = Analysis(seq, reading, wall_ms=3.0, cpu_ms=2.5)
+        read = self.analyse(np.zeros((4, 6, 3), np.uint8))
+        if digits != read.digits:
+            read = reading(digits)
+        self._analysis = Analysis(seq, read, wall_ms=3.0, cpu_ms=2.5)
         self.wake()
 
 
@@ -217,40 +213,13 @@ class FakeSource(FrameSource):
         raise AssertionError("the fake camera never reads")
 
 
-@dataclass(frozen=True)
-class FakeDetection:
-    digit: int
-    confidence: float
-    box: tuple[int, int, int, int]
-    line: int = 0
-
-
-@dataclass(frozen=True)
-class FakeReading:
-    digits: str
-    detections: list = field(default_factory=list)
-    latency_ms: float = 4.0
-    classify_ms: float = 0.2
-
-
-def reading_boxes(digits: str) -> list[FakeDetection]:
-    return [FakeDetection(int(d), 0.9, (10 * i, 5, 8, 12)) for i, d in enumerate(digits)]
-
-
-@dataclass(frozen=True)
-class FakePrediction:
-    digit: int
-    confidence: float
-    top: tuple
-
-
 class FakeReader:
     def __init__(self) -> None:
         self.images: list = []
 
     def read(self, image):
         self.images.append(image)
-        return FakeReading("42", reading_boxes("42"))
+        return reading("42")
 
 
 class FakeClassifier:
@@ -261,7 +230,7 @@ class FakeClassifier:
 
     def classify(self, images):
         self.images.append(images)
-        return [FakePrediction(1, 0.9, ((1, 0.9), (7, 0.06), (4, 0.02)))]
+        return [Prediction(1, 0.9, ((1, 0.9), (7, 0.06), (4, 0.02)))]
 
 
 class FakePermissions:
@@ -282,7 +251,7 @@ class App:
     """A controller and its fakes, started the way DigitsApp.on_start starts it."""
 
     def __init__(self, config: AppConfig | None = None, *, broken=(), source=None, **parts):
-        self.loop, self.screen, self.jobs = FakeLoop(), FakeScreen(), InlineJobs()
+        self.loop, self.screen, self.jobs = FakeLoop(), FakeScreen(), RecordingJobs()
         self.reader, self.classifier = FakeReader(), FakeClassifier()
         self.cameras: list[FakeCamera] = []
         self.source = source or FakeSource()

@@ -52,26 +52,54 @@ def kivy_env(tmp_path: Path) -> dict[str, str]:
     return env
 
 
+def run_python(tmp_path: Path, args: list[str], timeout: int = 120):
+    """``python ARGS`` in a fresh process, in ``tmp_path``, with its own KIVY_HOME."""
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True, text=True, cwd=tmp_path, env=kivy_env(tmp_path), timeout=timeout,
+    )  # fmt: skip
+
+
 def run_app(tmp_path: Path, args: list[str], timeout: int = 120):
     """``digits-app ARGS`` (as ``python -m edge_app.app``) in a fresh process."""
-    return subprocess.run(
-        [sys.executable, "-m", "edge_app.app", *args],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=kivy_env(tmp_path),
-        timeout=timeout,
-    )
+    return run_python(tmp_path, ["-m", "edge_app.app", *args], timeout)
+
+
+DRIVER_PRELUDE = textwrap.dedent(
+    """
+    import json, sys, time
+    from pathlib import Path
+    from kivy.clock import Clock
+    from edge_app.app import ui
+    from edge_app.app.config import AppConfig
+    from edge_app.app.engines import Engine, EngineBook
+
+    # on the Kivy clock: step() after `first` s, then every `every` s until it returns true
+    # (or `tries` calls were made); then then()
+    def poll(step, then, *, first=0.3, every=0.1, tries=None):
+        calls = [0]
+
+        def tick(_dt):
+            calls[0] += 1
+            if not step() and (tries is None or calls[0] < tries):
+                Clock.schedule_once(tick, every)
+                return
+            then()
+
+        Clock.schedule_once(tick, first)
+
+    def finish(app, out):  # the driver's result is its last line
+        print(json.dumps(out))
+        app.stop()
+    """
+)
 
 
 def run_driver(tmp_path: Path, code: str, *args: str, timeout: int = 120) -> dict:
-    """Run a driver script; it prints one JSON object as its last line."""
+    """Run a driver script (after :data:`DRIVER_PRELUDE`); it prints one JSON object last."""
     script = tmp_path / "driver.py"
-    script.write_text(code)
-    proc = subprocess.run(
-        [sys.executable, str(script), *args],
-        capture_output=True, text=True, cwd=tmp_path, env=kivy_env(tmp_path), timeout=timeout,
-    )  # fmt: skip
+    script.write_text(DRIVER_PRELUDE + textwrap.dedent(code))
+    proc = run_python(tmp_path, [str(script), *args], timeout)
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -188,13 +216,7 @@ def test_a_video_source_is_previewed_at_its_own_rate_and_read_as_fast_as_it_can(
     assert state["number"] == "385"
 
 
-SLOW_READER_DRIVER = textwrap.dedent(
-    """
-    import json, sys, time
-    from pathlib import Path
-    from edge_app.app.config import AppConfig
-    from edge_app.app.engines import Engine, EngineBook
-    from edge_app.app.ui import run_app
+SLOW_READER_DRIVER = """
     from edge_app.classifier import Classifier
     from edge_app.reader import DigitReader
 
@@ -211,10 +233,9 @@ SLOW_READER_DRIVER = textwrap.dedent(
         return Engine(name, path, classifier, SlowReader(DigitReader(classifier)))
 
     book = EngineBook({"int8": Path(sys.argv[2])}, None, loader=load)
-    state = run_app(AppConfig(source=sys.argv[1], quit_after=3.0), book=book)
+    state = ui.run_app(AppConfig(source=sys.argv[1], quit_after=3.0), book=book)
     print(json.dumps(state))
     """
-)
 
 
 def test_a_slow_reader_does_not_slow_the_preview(tmp_path: Path, clip: Path):
@@ -268,15 +289,8 @@ def test_image_mode_without_digits_says_no_digits_found(tmp_path: Path, blank: P
 
 
 # ----------------------------------------------------------------------------- draw mode
-DRAW_DRIVER = textwrap.dedent(
-    """
-    import json, sys
-    from pathlib import Path
-    from kivy.clock import Clock
+DRAW_DRIVER = """
     from kivy.tests.common import UnitTestTouch
-    from edge_app.app import ui
-    from edge_app.app.config import AppConfig
-    from edge_app.app.engines import Engine, EngineBook
     from edge_app.classifier import Prediction
 
     model, shape, shot = sys.argv[1], sys.argv[2], sys.argv[3]
@@ -303,12 +317,8 @@ DRAW_DRIVER = textwrap.dedent(
     else:
         book = EngineBook({"int8": Path(model)}, None)
     app = ui.DigitsApp(AppConfig(mode="draw"), book=book)
-    tries = [0]
 
-    def draw(_dt):
-        if app.controller.engine is None:
-            Clock.schedule_once(draw, 0.1)
-            return
+    def draw():
         pad = app.root.ids.draw_canvas
         for stroke in STROKES[shape]:
             # the pad sits in a Screen (a RelativeLayout): touches come in window coordinates
@@ -319,28 +329,21 @@ DRAW_DRIVER = textwrap.dedent(
             for p in points[1:]:
                 touch.touch_move(*p)
             touch.touch_up()
-        Clock.schedule_once(check, 0.5)
+        poll(lambda: app.presenter.view().bars and not app.jobs.busy, check, first=0.5, tries=100)
 
-    def check(_dt):
-        view = app.presenter.view()
-        tries[0] += 1
-        if (not view.bars or app.jobs.busy) and tries[0] < 100:
-            Clock.schedule_once(check, 0.1)
-            return
+    def check():
         app.root_window.screenshot(shot)
         out = {
-            "view": view.as_dict(),
+            "view": app.presenter.view().as_dict(),
             "strokes": len(app.root.ids.draw_canvas.drawing.strokes),
             "points": sum(map(len, app.root.ids.draw_canvas.drawing.strokes)),
             "framed": recorder.images[-1].tolist() if recorder.images else None,
         }
-        print(json.dumps(out))
-        app.stop()
+        finish(app, out)
 
-    Clock.schedule_once(draw, 0.3)
+    poll(lambda: app.controller.engine is not None, draw)
     app.run()
     """
-)
 
 
 def run_draw(tmp_path: Path, model: str, shape: str) -> tuple[dict, Path]:
@@ -375,15 +378,7 @@ def test_draw_mode_predicts_a_drawn_digit_with_the_shipped_model(tmp_path: Path,
 
 
 # ----------------------------------------------------------------------------- model switch
-SWITCH_DRIVER = textwrap.dedent(
-    """
-    import json, sys
-    from pathlib import Path
-    from kivy.clock import Clock
-    from edge_app.app import ui
-    from edge_app.app.config import AppConfig
-    from edge_app.app.engines import EngineBook
-
+SWITCH_DRIVER = """
     photo, first, second = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     book = EngineBook({"int8": first, "float32": second}, None)
     app = ui.DigitsApp(AppConfig(source=photo), book=book)
@@ -391,25 +386,23 @@ SWITCH_DRIVER = textwrap.dedent(
 
     picked = []
 
-    def watch(_dt):
+    def watch():
         view = app.presenter.view()
         log.append((view.model, view.model_ms, view.analysis_fps))
         if not picked and view.model == "int8" and view.analysis_fps:
             picked.append(len(log))  # int8 is reading: pick float32 like a user would
             app.root.ids.model_spinner.text = "float32"
         switched = bool(picked) and view.model == "float32" and bool(view.analysis_fps)
-        if len(log) >= 300 or (switched and len(log) > picked[0] + 5):  # <= 30 s when busy
-            print(json.dumps({"log": log, "view": view.as_dict(),
-                              "spinner": app.root.ids.model_spinner.text,
-                              "engine": app.controller.engine.name}))
-            app.stop()
-            return
-        Clock.schedule_once(watch, 0.1)
+        return switched and len(log) > picked[0] + 5
 
-    Clock.schedule_once(watch, 0.5)
+    def report():
+        finish(app, {"log": log, "view": app.presenter.view().as_dict(),
+                     "spinner": app.root.ids.model_spinner.text,
+                     "engine": app.controller.engine.name})
+
+    poll(watch, report, first=0.5, tries=300)  # <= 30 s when busy
     app.run()
     """
-)
 
 
 def test_switching_model_live_changes_the_engine_and_keeps_reading(tmp_path: Path, photo):
@@ -424,15 +417,8 @@ def test_switching_model_live_changes_the_engine_and_keeps_reading(tmp_path: Pat
 
 
 # ----------------------------------------------------------------------------- camera lifecycle
-LIFECYCLE_DRIVER = textwrap.dedent(
-    """
-    import json, sys, time
-    from pathlib import Path
+LIFECYCLE_DRIVER = """
     import numpy as np
-    from kivy.clock import Clock
-    from edge_app.app import ui
-    from edge_app.app.config import AppConfig
-    from edge_app.app.engines import EngineBook
     from edge_app.app.sources import FrameSource
 
     events = []
@@ -458,11 +444,11 @@ LIFECYCLE_DRIVER = textwrap.dedent(
         app.controller.last_camera.released.wait(5)
         return list(events)
 
-    def started(_dt):
+    def camera_reading():
         camera = app.controller.camera
-        if camera is None or camera.stats().analysed < 3:
-            Clock.schedule_once(started, 0.1)
-            return
+        return camera is not None and camera.stats().analysed >= 3
+
+    def started():
         seen["before_pause"] = list(events)
         began = time.monotonic()
         app.on_pause()
@@ -480,12 +466,11 @@ LIFECYCLE_DRIVER = textwrap.dedent(
         seen["after_draw_mode"] = released()
         app.stop()
 
-    Clock.schedule_once(started, 0.3)
+    poll(camera_reading, started)
     app.run()
     seen["after_stop"] = list(events)
     print(json.dumps(seen))
     """
-)
 
 
 def test_camera_connects_after_start_and_is_released_on_pause_and_stop(tmp_path: Path):
@@ -500,14 +485,8 @@ def test_camera_connects_after_start_and_is_released_on_pause_and_stop(tmp_path:
 
 
 # ----------------------------------------------------------------------------- Android permission
-PERMISSION_DRIVER = textwrap.dedent(
-    """
-    import json, sys, types
-    from pathlib import Path
-    from kivy.clock import Clock
-    from edge_app.app import ui
-    from edge_app.app.config import AppConfig
-    from edge_app.app.engines import EngineBook
+PERMISSION_DRIVER = """
+    import types
     from edge_app.app.permissions import AndroidPermissions
 
     asked = []
@@ -530,18 +509,16 @@ PERMISSION_DRIVER = textwrap.dedent(
         make_source=no_camera, permissions=AndroidPermissions(api),
     )
 
-    def check(_dt):
+    def left_camera_mode():
         view = app.presenter.view()
-        if view.mode == "camera" and view.camera_available:
-            Clock.schedule_once(check, 0.1)
-            return
-        print(json.dumps({"asked": asked, "view": view.as_dict()}))
-        app.stop()
+        return not (view.mode == "camera" and view.camera_available)
 
-    Clock.schedule_once(check, 0.3)
+    def report():
+        finish(app, {"asked": asked, "view": app.presenter.view().as_dict()})
+
+    poll(left_camera_mode, report)
     app.run()
     """
-)
 
 
 def test_refused_camera_permission_opens_draw_mode_without_touching_the_camera(tmp_path: Path):
@@ -553,41 +530,27 @@ def test_refused_camera_permission_opens_draw_mode_without_touching_the_camera(t
 
 
 # ----------------------------------------------------------------------------- save
-SAVE_DRIVER = textwrap.dedent(
-    """
-    import json, sys
-    from pathlib import Path
-    from kivy.clock import Clock
+SAVE_DRIVER = """
     from kivy.uix.button import Button
-    from edge_app.app import ui
-    from edge_app.app.config import AppConfig
 
     photo, crops = sys.argv[1], Path(sys.argv[2])
     app = ui.DigitsApp(AppConfig(mode="image", source=photo, save_crops=crops))
     seen = {}
 
-    def read(_dt):
-        if app.presenter.view().number == "":
-            Clock.schedule_once(read, 0.1)
-            return
+    def read():
         seen["number"] = app.presenter.view().number
         (button,) = [w for w in app.root.walk() if isinstance(w, Button) and w.text == "Save"]
         button.dispatch("on_release")
-        Clock.schedule_once(saved, 0.1)
+        poll(lambda: app.presenter.view().message.startswith("saved"), saved, first=0.1)
 
-    def saved(_dt):
-        if not app.presenter.view().message.startswith("saved"):
-            Clock.schedule_once(saved, 0.1)
-            return
+    def saved():
         seen["message"] = app.presenter.view().message
         seen["files"] = sorted(p.parent.name for p in crops.glob("*/*.mnist.png"))
-        app.stop()
+        finish(app, seen)
 
-    Clock.schedule_once(read, 0.3)
+    poll(lambda: app.presenter.view().number != "", read)
     app.run()
-    print(json.dumps(seen))
     """
-)
 
 
 @needs_shipped

@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
 import pytest
+from fakes import InlineJobs
 
 from edge_app.app.config import AppConfig
 from edge_app.app.controller import AppController
 from edge_app.app.engines import Engine, EngineBook
 from edge_app.app.pipeline import CameraPipeline, LatestSlot
 from edge_app.app.sources import FrameSource, SourceError
+from edge_app.reader import Detection, Reading
 
 
 # ----------------------------------------------------------------------------- the slot
@@ -83,22 +84,6 @@ class NumberedCamera(FrameSource):
         self.close_thread = threading.current_thread().name
 
 
-@dataclass(frozen=True)
-class FakeDetection:
-    digit: int
-    confidence: float
-    box: tuple[int, int, int, int]
-    line: int = 0
-
-
-@dataclass(frozen=True)
-class FakeReading:
-    digits: str
-    detections: list = field(default_factory=list)
-    latency_ms: float = 1.0
-    classify_ms: float = 0.1
-
-
 class SlowReader:
     """Reads "7" with one box whose x is the number of the frame it was read from."""
 
@@ -106,11 +91,11 @@ class SlowReader:
         self.seconds = seconds
         self.calls = 0
 
-    def read(self, image: np.ndarray) -> FakeReading:
+    def read(self, image: np.ndarray) -> Reading:
         self.calls += 1
         time.sleep(self.seconds)
         seq = int(image[0, 0, 0]) + 256 * int(image[0, 0, 1])
-        return FakeReading("7", [FakeDetection(7, 0.9, (seq, 0, 2, 2))])
+        return Reading("7", [Detection(7, 0.9, (seq, 0, 2, 2))], latency_ms=1.0, classify_ms=0.1)
 
 
 def wait_until(condition, timeout: float = 10.0) -> bool:
@@ -299,16 +284,6 @@ class ThreadUiLoop:
             queued, self.queue = self.queue, []
         for callback in queued:
             callback()
-
-
-class InlineJobs:
-    def submit(self, kind, job, on_done, on_error) -> None:
-        try:
-            result = job()
-        except Exception as exc:
-            on_error(exc)
-        else:
-            on_done(result)
 
 
 class RecordingScreen:

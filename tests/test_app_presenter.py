@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from fakes import reading
 
 from edge_app.app.engines import Engine, EngineBook
 from edge_app.app.meters import RateMeter, RollingMedian, RunStats
@@ -20,36 +20,11 @@ from edge_app.app.presenter import (
     Presenter,
     ReadingSmoother,
 )
+from edge_app.classifier import Prediction
 from edge_app.errors import ModelError
+from edge_app.reader import Reading
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@dataclass(frozen=True)
-class FakeDetection:
-    digit: int
-    confidence: float
-    box: tuple[int, int, int, int]
-    line: int = 0
-
-
-@dataclass(frozen=True)
-class FakeReading:
-    digits: str
-    detections: list = field(default_factory=list)
-    latency_ms: float = 4.0
-
-
-@dataclass(frozen=True)
-class FakePrediction:
-    digit: int
-    confidence: float
-    top: tuple
-
-
-def reading(digits: str, latency_ms: float = 4.0) -> FakeReading:
-    dets = [FakeDetection(int(d), 0.9, (10 * i, 5, 8, 12)) for i, d in enumerate(digits)]
-    return FakeReading(digits, dets, latency_ms)
 
 
 class FakeClock:
@@ -216,7 +191,7 @@ def test_freeze_only_applies_to_camera_mode():
 # ----------------------------------------------------------------------------- image
 def test_a_picture_without_digits_says_no_digits_found_not_a_guess():
     p = Presenter("image")
-    view = p.on_image_reading(FakeReading("", [], 12.0), "blank.jpg")
+    view = p.on_image_reading(Reading("", [], 12.0), "blank.jpg")
     assert view.number == ""
     assert view.boxes == ()
     assert view.message == NO_DIGITS
@@ -239,7 +214,7 @@ def test_unreadable_picture_shows_the_reason():
 def test_drawing_prediction_shows_the_top_three_as_bars():
     p = Presenter("draw")
     assert p.view().message == ""  # set by set_mode / first prediction
-    pred = FakePrediction(7, 0.91, ((7, 0.91), (1, 0.05), (9, 0.02), (4, 0.01)))
+    pred = Prediction(7, 0.91, ((7, 0.91), (1, 0.05), (9, 0.02), (4, 0.01)))
     view = p.on_drawing_prediction(pred, 0.7)
     assert view.number == "7"
     assert [(b.digit, b.probability) for b in view.bars] == [(7, 0.91), (1, 0.05), (9, 0.02)]
@@ -271,7 +246,7 @@ def test_camera_failure_moves_to_draw_mode_with_a_clear_message():
     assert view.message == DRAW_HINT
     again = p.set_mode("camera")  # the camera button cannot bring back a dead camera
     assert again.mode == "draw"
-    drawn = p.on_drawing_prediction(FakePrediction(3, 0.8, ((3, 0.8),)))
+    drawn = p.on_drawing_prediction(Prediction(3, 0.8, ((3, 0.8),)))
     assert "camera unavailable" in drawn.notice  # the warning stays while the user draws
     assert p.set_mode("image").mode == "image"
 

@@ -14,34 +14,34 @@ screen shows. The presenter decides what the screen *says*; the controller decid
 * a frame-source factory and a camera factory (:class:`~edge_app.app.pipeline.CameraPipeline`);
 * ``Permissions`` - Android's runtime permissions (None elsewhere: all granted).
 
-Every method runs on the UI thread; background work reports back through ``UiLoop.on_ui``.
+Every method runs on the UI thread; background work (:mod:`edge_app.app.jobs`) reports back
+through ``UiLoop.on_ui``. Camera output put on screen with its timings, the run's figures and
+the ``--quit-after`` timer are :mod:`edge_app.app.reporting`.
 """
 
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from edge_app.app.config import AppConfig, source_kind
-from edge_app.app.drawing import Drawing, drawing_to_digit
 from edge_app.app.engines import Engine, EngineBook
-from edge_app.app.geometry import Preview, make_preview
-from edge_app.app.meters import RunStats
+from edge_app.app.geometry import Preview
+from edge_app.app.jobs import classify_drawing, read_frame, read_photo
+from edge_app.app.permissions import when_granted
 from edge_app.app.pipeline import CameraPipeline
 from edge_app.app.ports import Camera, JobRunner, Permissions, Screen, UiLoop
 from edge_app.app.presenter import Presenter, View
+from edge_app.app.reporting import FIRST_READING_GRACE_S as FIRST_READING_GRACE_S  # re-export
+from edge_app.app.reporting import FrameReporter, QuitTimer
 from edge_app.app.saving import SaveAction
 from edge_app.app.sources import FrameSource, SourceError, make_source
 
 log = logging.getLogger(__name__)
 
 DRAW_THROTTLE_S = 0.08  # classify the canvas at most ~12 times a second while drawing
-#: ``--quit-after`` waits at most this much longer for a first reading (a slow start under load)
-FIRST_READING_GRACE_S = 20.0
-FINISH_POLL_S = 0.2
 CAMERA_PERMISSIONS = ("CAMERA",)
 #: either is enough: READ_MEDIA_IMAGES on Android 13+, READ_EXTERNAL_STORAGE before
 PHOTO_PERMISSIONS = ("READ_MEDIA_IMAGES", "READ_EXTERNAL_STORAGE")
@@ -86,7 +86,7 @@ class AppController:
         self.presenter = Presenter(config.mode, clock=loop.now)
         self.engine: Engine | None = None
         self.final_state: dict[str, Any] = {}
-        self.run_stats = RunStats(clock=loop.now)
+        self._frames = FrameReporter(self.presenter, screen, loop.now)
         self._screen, self._loop, self._jobs = screen, loop, jobs
         self._make_source, self._make_camera = make_source, make_camera
         self._permissions = permissions
@@ -100,7 +100,9 @@ class AppController:
         self._results = 0  # readings shown so far (the --quit-after timer waits for one)
         self._draw_pending = False
         self._last_draw_job = float("-inf")
-        self._finish_deadline: float | None = None
+        self._quit_timer = QuitTimer(
+            config.quit_after, loop, waiting=self._waiting_for_a_reading, finish=self._finish
+        )
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -142,12 +144,12 @@ class AppController:
             "using model %s (%s, %s)", engine.name, getattr(classifier, "format", "?"), runtime
         )
         self._enter_mode(self.presenter.mode)
-        self._start_quit_timer()
+        self._quit_timer.start()
 
     def _no_model(self, exc: BaseException) -> None:
         self.presenter.set_models([], "", "")
         self._apply(self.presenter.on_image_failed(f"no model can be loaded: {exc}"))
-        self._start_quit_timer()
+        self._quit_timer.start()
 
     def select_model(self, name: str) -> None:
         """The user picked ``name`` in the model menu."""
@@ -211,9 +213,11 @@ class AppController:
             return
         if self.engine is None:
             return
-        self._with_permission(
+        when_granted(
+            self._permissions,
             CAMERA_PERMISSIONS,
             self._connect_camera,
+            on_ui=self._loop.on_ui,
             on_refused=lambda: self._camera_failed(CAMERA_REFUSED),
         )
 
@@ -230,7 +234,7 @@ class AppController:
         self._screen.set_camera_placeholder(f"connecting {source.name}...")
         self._camera_generation += 1
         generation = self._camera_generation
-        self.run_stats = RunStats(clock=self._loop.now)
+        self._frames.new_run()
         camera = self._make_camera(
             source,
             self._analyse,
@@ -262,39 +266,13 @@ class AppController:
     def _analyse(self, image: Any) -> Any:
         """Analysis thread: read the digits with the model in use right now."""
         engine = self.engine
-        if engine is None:
-            return None
-        reading = engine.reader.read(image)
-        self.saving.keep("camera", image, reading, "camera")
-        return reading
+        return None if engine is None else read_frame(engine.reader, image, self.saving)
 
     def on_frames(self) -> None:
-        """Camera frames are ready (the coalesced trigger: at most once per UI frame).
-
-        Puts the newest frame on screen, and the newest reading with it; the presenter marks
-        the boxes stale when they were found in an earlier frame than the one shown.
-        """
-        camera = self._camera
-        if camera is None:
-            return
-        started = time.perf_counter()
-        preview, analysis = camera.take_preview(), camera.take_analysis()
-        if not self.presenter.accepts_frames:
-            return
-        if preview is not None:
-            self._screen.show_frame(preview)
-            self.presenter.on_frame_shown(preview.seq)
-        if analysis is not None and analysis.result is not None:
-            reading = analysis.result
-            self.presenter.on_model_timing(reading.classify_ms)
-            self.presenter.on_frame_reading(reading, analysis.seq)
-            self.run_stats.on_reading(analysis.wall_ms, analysis.cpu_ms)
+        """Camera frames are ready (the coalesced trigger: at most once per UI frame): the
+        newest frame goes on screen with the newest reading (:class:`FrameReporter`)."""
+        if self._camera is not None and self._frames.show(self._camera):
             self._results += 1
-        self._apply(self.presenter.view())
-        if preview is not None:
-            ui_ms = (time.perf_counter() - started) * 1e3
-            self.presenter.on_ui_time(ui_ms)
-            self.run_stats.on_shown(ui_ms)
 
     def toggle_freeze(self) -> None:
         view = self.presenter.toggle_freeze()
@@ -314,21 +292,10 @@ class AppController:
     def _submit_drawing(self) -> None:
         self._draw_pending = False
         self._last_draw_job = self._loop.now()
-        drawing = Drawing()
-        drawing.strokes = [list(s) for s in self._screen.drawing_strokes()]
+        strokes = [list(s) for s in self._screen.drawing_strokes()]
         engine = self.engine
         if engine is None:
             return
-
-        def classify() -> tuple[Any, float]:
-            image = drawing_to_digit(drawing)
-            if image is None:
-                self.saving.forget("draw")  # a cleared canvas has nothing to save
-                return None, 0.0
-            started = time.perf_counter()
-            prediction = engine.classifier.classify(image)[0]
-            self.saving.keep("draw", image, prediction, "drawing")
-            return prediction, (time.perf_counter() - started) * 1e3
 
         def done(result: tuple[Any, float]) -> None:
             if self.presenter.mode == "draw":
@@ -337,15 +304,20 @@ class AppController:
         def failed(exc: BaseException) -> None:
             self._apply(self.presenter.on_image_failed(f"cannot classify the drawing: {exc}"))
 
+        def classify() -> tuple[Any, float]:
+            return classify_drawing(strokes, engine.classifier, self.saving)
+
         self._submit("draw", classify, done, failed)
 
     # ------------------------------------------------------------------ image
     def open_file_chooser(self) -> None:
         """Show the file chooser (on Android after asking to read photos; refused: the chooser
         opens anyway and shows what it may)."""
-        self._with_permission(
+        when_granted(
+            self._permissions,
             PHOTO_PERMISSIONS,
             lambda: self._screen.open_chooser(self._pictures_folder(self._photo)),
+            on_ui=self._loop.on_ui,
             any_of=True,
         )
 
@@ -360,14 +332,6 @@ class AppController:
             return
         photo = self._photo = Path(path)
 
-        def read() -> tuple[Preview, Any]:
-            from edge_app.imageio import load_image
-
-            image = load_image(photo)
-            reading = engine.reader.read(image)
-            self.saving.keep("image", image, reading, photo.name)
-            return make_preview(image), reading
-
         def done(result: tuple[Preview, Any]) -> None:
             preview, reading = result
             self._screen.show_photo(preview)
@@ -381,7 +345,7 @@ class AppController:
             self._apply(self.presenter.on_image_failed(str(exc)))
             self._results += 1
 
-        self._submit("image", read, done, failed)
+        self._submit("image", lambda: read_photo(photo, engine.reader, self.saving), done, failed)
 
     # ------------------------------------------------------------------ save
     def save(self) -> None:
@@ -398,46 +362,14 @@ class AppController:
 
         self._submit("save", lambda: self.saving.save(mode, classifier), done, failed)
 
-    # ------------------------------------------------------------------ permissions
-    def _with_permission(
-        self,
-        names: Sequence[str],
-        then: Callable[[], None],
-        *,
-        on_refused: Callable[[], None] | None = None,
-        any_of: bool = False,
-    ) -> None:
-        """Run ``then`` once ``names`` are granted (``any_of``: one of them is enough).
-
-        Refused: ``on_refused``, or ``then`` anyway when there is none (the photo chooser).
-        """
-        if self._permissions is None or self._permissions.granted(names):
-            then()
-            return
-
-        def answered(grants: list[bool]) -> None:
-            ok = any(grants) if any_of else bool(grants) and all(grants)
-            (then if ok or on_refused is None else on_refused)()
-
-        self._permissions.request(list(names), self._loop.on_ui(answered))
-
     # ------------------------------------------------------------------ --quit-after
-    def _start_quit_timer(self) -> None:
-        """``--quit-after`` counts from the moment the model is ready, so a slow start under
-        load still shows a reading; the exit then waits (at most FIRST_READING_GRACE_S more)
-        for the first one."""
-        if self.config.quit_after is None or self._finish_deadline is not None:
-            return
-        self._finish_deadline = self._loop.now() + self.config.quit_after + FIRST_READING_GRACE_S
-        self._loop.call_later(self.config.quit_after, self._finish)
+    def _waiting_for_a_reading(self) -> bool:
+        """``--quit-after`` waits for a first reading where one can come."""
+        view = self.presenter.view()
+        first_due = self.engine is not None and self._results == 0 and view.mode != "draw"
+        return first_due and view.camera_available
 
     def _finish(self) -> None:
-        view = self.presenter.view()
-        waiting = self.engine is not None and self._results == 0 and view.mode != "draw"
-        deadline = self._finish_deadline or 0.0
-        if waiting and view.camera_available and self._loop.now() < deadline:
-            self._loop.call_later(FINISH_POLL_S, self._finish)
-            return
         state = self.state()
         if self.config.screenshot is not None:
             state["screenshot"] = str(self._screen.screenshot(self.config.screenshot))
@@ -450,7 +382,7 @@ class AppController:
         state["source"] = self.config.source
         camera = self._camera or self._stopped_camera
         if camera is not None:
-            state["run"] = self.run_stats.as_dict(camera.stats())
+            state["run"] = self._frames.figures(camera)
         return state
 
     # ------------------------------------------------------------------ helpers

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_app.errors import DigitLiteError, ModelError
+from edge_app.models import shipped_models
 from edge_app.native_output import quiet_native_output
 from edge_app.process import DEFAULT_THREADS
 
@@ -56,13 +57,7 @@ def load_engine(
 
 def shipped_model_paths() -> dict[str, Path]:
     """``{name: path}`` of the models shipped in :mod:`edge_app.models` that exist on disk."""
-    try:
-        from edge_app.models import shipped_models
-    except ImportError:  # older tree without the helper: look at the folder itself
-        folder = Path(__file__).resolve().parent.parent / "models"
-        found = {p.stem.removeprefix("digits_"): p for p in sorted(folder.glob("*.tflite"))}
-        return {k: v for k, v in found.items() if v.is_file()}
-    return {name: Path(p) for name, p in shipped_models().items() if Path(p).is_file()}
+    return {name: path for name, path in shipped_models().items() if path.is_file()}
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -1,9 +1,9 @@
 """Android runtime permissions through python-for-android's ``android.permissions``.
 
-:class:`AndroidPermissions` implements the controller's ``Permissions`` interface; *which*
-permissions are asked for and what a refusal means is the controller's rule
-(:mod:`edge_app.app.controller`). The ``android`` module exists only inside an APK, so it is
-imported on first use, or handed in (tests).
+:class:`AndroidPermissions` implements the controller's ``Permissions`` interface, and
+:func:`when_granted` asks through it; *which* permissions are asked for and what a refusal means
+is the controller's rule (:mod:`edge_app.app.controller`). The ``android`` module exists only
+inside an APK, so it is imported on first use, or handed in (tests).
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
+
+from edge_app.app.ports import Permissions
 
 log = logging.getLogger(__name__)
 
@@ -53,3 +55,32 @@ class AndroidPermissions:
             answered([])
             return
         self._module().request_permissions(wanted, lambda _names, grants: answered(list(grants)))
+
+
+def when_granted(
+    permissions: Permissions | None,
+    names: Sequence[str],
+    then: Callable[[], None],
+    *,
+    on_ui: Callable[[Callable[..., None]], Callable[..., None]],
+    on_refused: Callable[[], None] | None = None,
+    any_of: bool = False,
+) -> None:
+    """Run ``then`` once ``names`` are granted (``any_of``: one of them is enough).
+
+    Args:
+        permissions: where to ask; None where there are none to ask (all granted).
+        names: the permissions wanted.
+        then: what needs them; runs now when granted already.
+        on_ui: hops the answer (which comes from any thread) back onto the UI thread.
+        on_refused: what to do when refused; None: ``then`` anyway (the photo chooser).
+    """
+    if permissions is None or permissions.granted(names):
+        then()
+        return
+
+    def answered(grants: list[bool]) -> None:
+        ok = any(grants) if any_of else bool(grants) and all(grants)
+        (then if ok or on_refused is None else on_refused)()
+
+    permissions.request(list(names), on_ui(answered))

@@ -16,6 +16,7 @@ from typing import Any
 
 from edge_app.app.config import MODES
 from edge_app.app.meters import RateMeter, RollingMedian
+from edge_app.app.view import Bar, Box, View
 
 NO_DIGITS = "no digits found"
 DRAW_HINT = "draw a digit"
@@ -26,87 +27,6 @@ SMOOTH_MIN_COUNT = 3
 #: the figures in the status line change at most this often (a label re-renders its text
 #: texture on every change: 30 times a second would cost the UI thread for nothing)
 STATUS_REFRESH_S = 0.5
-
-
-@dataclass(frozen=True)
-class Box:
-    """One digit to outline, in the pixel coordinates of the analysed image (top-left origin)."""
-
-    x: int
-    y: int
-    w: int
-    h: int
-    digit: int
-    confidence: float
-
-    @property
-    def label(self) -> str:
-        return f"{self.digit} {self.confidence:.0%}"
-
-    @property
-    def xywh(self) -> tuple[int, int, int, int]:
-        return self.x, self.y, self.w, self.h
-
-
-@dataclass(frozen=True)
-class Bar:
-    """One class of a drawing's prediction: digit and probability (0..1)."""
-
-    digit: int
-    probability: float
-
-    @property
-    def label(self) -> str:
-        return f"{self.digit}  {self.probability:.0%}"
-
-
-@dataclass(frozen=True)
-class View:
-    """Everything on screen, as plain values. Widgets copy these into their properties."""
-
-    mode: str = "camera"
-    number: str = ""
-    boxes: tuple[Box, ...] = ()
-    bars: tuple[Bar, ...] = ()
-    status: str = ""
-    message: str = ""
-    notice: str = ""
-    frozen: bool = False
-    model: str = ""
-    models: tuple[str, ...] = ()
-    camera_available: bool = True
-    #: the boxes belong to an earlier frame than the one on screen (drawn as such)
-    boxes_stale: bool = False
-    latency_ms: float | None = None
-    model_ms: float | None = None
-    preview_fps: float | None = None
-    analysis_fps: float | None = None
-    ui_ms: float | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        """JSON-ready state (``--quit-after`` prints it; tests assert on it)."""
-        return {
-            "mode": self.mode,
-            "number": self.number,
-            "message": self.message,
-            "notice": self.notice,
-            "status": self.status,
-            "frozen": self.frozen,
-            "model": self.model,
-            "models": list(self.models),
-            "camera_available": self.camera_available,
-            "latency_ms": self.latency_ms,
-            "model_ms": self.model_ms,
-            "preview_fps": self.preview_fps,
-            "analysis_fps": self.analysis_fps,
-            "ui_ms": self.ui_ms,
-            "boxes_stale": self.boxes_stale,
-            "boxes": [
-                {"digit": b.digit, "confidence": round(b.confidence, 4), "box": [*b.xywh]}
-                for b in self.boxes
-            ],
-            "bars": [{"digit": b.digit, "probability": round(b.probability, 4)} for b in self.bars],
-        }
 
 
 class ReadingSmoother:
@@ -140,7 +60,6 @@ class ReadingSmoother:
 class _ModelState:
     names: list[str] = field(default_factory=list)
     current: str = ""
-    pending: str | None = None
 
 
 class Presenter:
@@ -327,12 +246,10 @@ class Presenter:
         """The user picked a model. Returns the name to load, or None when nothing to do."""
         if name == self._models.current or name not in self._models.names:
             return None
-        self._models.pending = name
         return name
 
     def on_model_loaded(self, name: str, model_ms: float | None = None) -> View:
         self._models.current = name
-        self._models.pending = None
         self.smoother.reset()
         self.analysis_rate.reset()
         self._model_notice = ""
@@ -341,7 +258,6 @@ class Presenter:
 
     def on_model_failed(self, name: str, reason: str) -> View:
         """Loading failed: keep the current model and say why."""
-        self._models.pending = None
         if name in self._models.names and name != self._models.current:
             self._models.names.remove(name)
         self._model_notice = (

@@ -17,8 +17,8 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-# Where the generator may live: it is moving from benchmarks/ to trainer/ (the trainer uses it).
-GENERATOR_MODULES = ("trainer.photos", "benchmarks.photos")
+# The project's photo generator (trainer.synth: the trainer makes its vision crops with it).
+SCENES, GLYPHS = "trainer.synth.scenes", "trainer.synth.glyphs"
 # mostly the app's camera frame; the big ones cost ~5x more under emulation
 SIZES = ((640, 480),) * 6 + ((480, 640),) * 2 + ((1280, 960), (1920, 1080))
 JPEG_EVERY = 5  # every 5th photo is written as JPEG, the others as PNG
@@ -29,19 +29,24 @@ class PhotoError(Exception):
     """The project's photo generator could not be found or used."""
 
 
-def generator() -> Any:
-    """The photo generator module (``PhotoMaker``, ``scan``, ``hershey_glyphs``)."""
-    problems = []
-    for name in GENERATOR_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ImportError as exc:
-            problems.append(f"{name}: {exc}")
-            continue
-        if all(hasattr(module, attr) for attr in ("PhotoMaker", "hershey_glyphs")):
-            return module
-        problems.append(f"{name}: no PhotoMaker/hershey_glyphs")
-    raise PhotoError("no photo generator found (" + "; ".join(problems) + ")")
+class _Generator:
+    """What pi-check takes from the generator: photo kinds, fallback glyphs, clean scans, and
+    the source files whose bytes decide whether photos already made are still current."""
+
+    def __init__(self, scenes: Any, glyphs: Any) -> None:
+        self.PhotoMaker = scenes.SceneMaker
+        self.scan = scenes.clean_scan
+        self.hershey_glyphs = glyphs.hershey_glyphs
+        self.sources = sorted(Path(scenes.__file__).parent.glob("*.py"))
+
+
+def generator() -> _Generator:
+    """The photo generator (``PhotoMaker``, ``scan``, ``hershey_glyphs``)."""
+    try:
+        scenes, glyphs = importlib.import_module(SCENES), importlib.import_module(GLYPHS)
+        return _Generator(scenes, glyphs)
+    except (ImportError, AttributeError) as exc:
+        raise PhotoError(f"no photo generator found ({SCENES}: {exc})") from exc
 
 
 def _glyphs(gen: Any) -> tuple[Any, Any, str]:
@@ -72,7 +77,7 @@ def make_photos(folder: Path, count: int, seed: int) -> tuple[dict[str, str], st
 
     gen = generator()
     glyphs, labels, source = _glyphs(gen)
-    made_by = hashlib.sha256(Path(gen.__file__).read_bytes() + Path(__file__).read_bytes())
+    made_by = hashlib.sha256(b"".join(p.read_bytes() for p in [*gen.sources, Path(__file__)]))
     made_by.update(f"{source} {count} {seed}".encode())
     stamp = folder / ".made-by"
     if stamp.is_file() and stamp.read_text() == made_by.hexdigest():

@@ -23,7 +23,7 @@ from converter.pipeline import (
     ConvertConfig,
     run_conversion,
 )
-from edge_app.cliparts import HelpFormatter, add_verbosity, log_level, run_main
+from edge_app.cliparts import HelpFormatter, add_verbosity, choice, log_level, run_main
 from edge_app.runtime import RUNTIME_NAMES
 
 PROG = "digits-convert"
@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-download", action="store_true", help="never download MNIST; fail if not found"
     )
     parser.add_argument(
-        "--runtime", choices=RUNTIME_NAMES, default=None,
+        "--runtime", type=choice(RUNTIME_NAMES, "runtime"), default=None, metavar="NAME",
         help="verify with this interpreter (default: the device order, LiteRT first)",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, default=0, help="seed for picking calibration images")

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from edge_app.cliparts import (
     HelpFormatter,
     add_verbosity,
-    did_you_mean,
+    choice,
     positive_int,
     probability,
     run_main,
@@ -103,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--runtime",
+        type=choice(RUNTIME_NAMES, "runtime"),
         metavar="NAME",
         help=f"force a TFLite interpreter: {', '.join(RUNTIME_NAMES)} "
         "(default: the first installed, in that order)",
@@ -135,14 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def parse_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> PredictConfig:
-    """Check flags that argparse cannot, and freeze them into a :class:`PredictConfig`."""
-    from edge_app.runtime import RUNTIME_NAMES
-
-    if args.runtime is not None and args.runtime not in RUNTIME_NAMES:
-        parser.error(
-            f"argument --runtime: unknown runtime '{args.runtime}' "
-            f"(choose from {', '.join(RUNTIME_NAMES)}){did_you_mean(args.runtime, RUNTIME_NAMES)}"
-        )
+    """Freeze the parsed flags into a :class:`PredictConfig`."""
     return PredictConfig(
         images=tuple(args.images),
         model=args.model,

@@ -314,7 +314,7 @@ def test_missing_model_and_unwritable_out(tmp_path, capsys):
 
 def test_unknown_runtime_is_an_argparse_error(capsys):
     assert main(["runs/x", "--runtime", "onnx"]) == 2
-    assert "invalid choice" in capsys.readouterr().err
+    assert "unknown runtime 'onnx' (choose from litert" in capsys.readouterr().err
 
 
 def test_report_json_round_trips(tmp_path):

@@ -20,7 +20,7 @@ from pathlib import Path
 from edge_app.cliparts import (
     HelpFormatter,
     add_verbosity,
-    did_you_mean,
+    choice,
     log_level,
     number,
     positive_int,
@@ -84,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     model.add_argument(
         "--runtime",
+        type=choice(RUNTIME_NAMES, "runtime"),
         metavar="NAME",
         help=f"force a TFLite interpreter: {', '.join(RUNTIME_NAMES)} (default: first installed)",
     )
@@ -172,13 +173,7 @@ def _port(text: str) -> int:
 
 def parse_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> ServeConfig:
     """Check what argparse cannot and freeze the flags into a :class:`ServeConfig`."""
-    from edge_app.runtime import RUNTIME_NAMES
 
-    if args.runtime is not None and args.runtime not in RUNTIME_NAMES:
-        parser.error(
-            f"argument --runtime: unknown runtime '{args.runtime}' "
-            f"(choose from {', '.join(RUNTIME_NAMES)}){did_you_mean(args.runtime, RUNTIME_NAMES)}"
-        )
     if (args.tls_cert is None) != (args.tls_key is None):
         parser.error("--tls-cert and --tls-key go together: give both PEM files, or neither")
     for flag, path in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key)):

@@ -4,6 +4,7 @@ the real result types, and a job runner that runs each job at once."""
 from __future__ import annotations
 
 import types
+import zlib
 
 import cv2
 import numpy as np
@@ -38,3 +39,15 @@ class InlineJobs:
             on_error(exc)
         else:
             on_done(result)
+
+
+def png_bomb(width: int, height: int) -> bytes:
+    """A valid PNG header claiming ``width`` x ``height`` pixels, with almost no data."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body).to_bytes(4, "big")
+        return len(body).to_bytes(4, "big") + kind + body + crc
+
+    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
+    idat = zlib.compress(bytes(1000))
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")

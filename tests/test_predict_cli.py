@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 import cv2
@@ -18,7 +17,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
-from fakes import tile_finder  # noqa: E402
+from fakes import png_bomb, tile_finder  # noqa: E402
 from make_fixture_models import band_image  # noqa: E402
 
 from edge_app import cli, reader  # noqa: E402
@@ -58,18 +57,6 @@ def save(path: Path, image: np.ndarray) -> str:
     assert ok
     path.write_bytes(buf.tobytes())
     return str(path)
-
-
-def png_bomb(width: int, height: int) -> bytes:
-    """A valid PNG header claiming ``width`` x ``height`` pixels, with almost no data."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        crc = zlib.crc32(kind + body).to_bytes(4, "big")
-        return len(body).to_bytes(4, "big") + kind + body + crc
-
-    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
-    idat = zlib.compress(bytes(1000))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 def run(capsys, *argv: str) -> tuple[int, str, str]:

@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 import types
-import zlib
 from pathlib import Path
 
 import cv2
@@ -26,7 +25,7 @@ import httpx  # noqa: E402
 from starlette.testclient import TestClient  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent / "data"))
-from fakes import tile_finder  # noqa: E402
+from fakes import png_bomb, tile_finder  # noqa: E402
 from make_fixture_models import band_image  # noqa: E402
 
 from edge_app import cli  # noqa: E402
@@ -51,18 +50,6 @@ def encode(image: np.ndarray, suffix: str = ".png") -> bytes:
     ok, buf = cv2.imencode(suffix, image)
     assert ok
     return buf.tobytes()
-
-
-def png_bomb(width: int, height: int) -> bytes:
-    """A valid PNG header claiming ``width`` x ``height`` pixels, with almost no data."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        crc = zlib.crc32(kind + body).to_bytes(4, "big")
-        return len(body).to_bytes(4, "big") + kind + body + crc
-
-    ihdr = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([8, 0, 0, 0, 0])
-    idat = zlib.compress(bytes(1000))
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
 
 
 def band_reader() -> DigitReader:

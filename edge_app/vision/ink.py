@@ -87,13 +87,13 @@ def bright_is_thin(gray: np.ndarray) -> bool:
 def contrast(gray: np.ndarray, paper: np.ndarray) -> np.ndarray:
     """How much darker than ``paper`` each pixel is: uint8 255 * (1 - gray / paper), clipped.
 
-    Divided in float32, which every CPU rounds alike (the uint8 ``cv2.divide`` rounds
-    differently on ARM than on x86, which would change digits' confidences), then rounded to
-    the nearest and saturated to uint8.
+    Divided by numpy in float32: IEEE division is rounded alike on every CPU, while OpenCV's
+    ``divide`` (uint8 and float32 alike) gives other last bits on aarch64 than on x86 (found by
+    ``scripts/cv_arch_diff.py``; enough to change a digit read on the Pi). Then rounded to the
+    nearest and saturated to uint8.
     """
-    ratio = cv2.divide(
-        gray.astype(np.float32), np.maximum(paper, 1).astype(np.float32), scale=255.0
-    )
+    ratio = gray.astype(np.float32) * np.float32(255.0)
+    ratio /= np.maximum(paper, 1).astype(np.float32)
     return cv2.bitwise_not(cv2.convertScaleAbs(ratio))
 
 

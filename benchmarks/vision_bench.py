@@ -209,8 +209,10 @@ def bench_latency(reader: DigitReader, glyphs, labels, cfg: VisionBenchConfig) -
     strings = [maker.string(size=FRAME).image for _ in range(cfg.latency_frames)]
     pages = [maker.page((4032, 3024)).image for _ in range(cfg.page_photos)]
     jpegs = [cv2.imencode(".jpg", page, [cv2.IMWRITE_JPEG_QUALITY, 90])[1] for page in pages]
-    decode = jpegs and measure(
-        cycling(lambda jpeg: cv2.imdecode(jpeg, cv2.IMREAD_COLOR), jpegs), fixed_runs(len(jpegs))
+    decode = (
+        measure(cycling(lambda j: cv2.imdecode(j, cv2.IMREAD_COLOR), jpegs), fixed_runs(len(jpegs)))
+        if jpegs
+        else None
     )
     return {
         "frame": _timed(reader, singles, cfg.latency_repeats),

@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PROG = "digits-predict"
-EXIT_OK, EXIT_SOME_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+EXIT_OK, EXIT_SOME_FAILED = 0, 1
 
 EPILOG = """\
 examples:
@@ -135,7 +135,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def parse_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> PredictConfig:
+def parse_config(args: argparse.Namespace) -> PredictConfig:
     """Freeze the parsed flags into a :class:`PredictConfig`."""
     return PredictConfig(
         images=tuple(args.images),
@@ -275,7 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     def body(args: argparse.Namespace) -> int:
         try:
-            return predict(parse_config(parser, args), sys.stdout)
+            return predict(parse_config(args), sys.stdout)
         except BrokenPipeError:  # `digits-predict *.jpg | head`: the reader left, stop quietly
             devnull = os.open(os.devnull, os.O_WRONLY)
             os.dup2(devnull, sys.stdout.fileno())  # so the final flush at exit cannot fail again

@@ -173,7 +173,6 @@ def _port(text: str) -> int:
 
 def parse_config(parser: argparse.ArgumentParser, args: argparse.Namespace) -> ServeConfig:
     """Check what argparse cannot and freeze the flags into a :class:`ServeConfig`."""
-
     if (args.tls_cert is None) != (args.tls_key is None):
         parser.error("--tls-cert and --tls-key go together: give both PEM files, or neither")
     for flag, path in (("--tls-cert", args.tls_cert), ("--tls-key", args.tls_key)):
@@ -276,5 +275,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:  # Ctrl-C is how a server is stopped
             return EXIT_OK
 
-    setup = lambda args: configure_logging(logging.getLevelName(log_level(args)))  # noqa: E731
+    def setup(args: argparse.Namespace) -> None:  # the readers' log format, at the one level
+        configure_logging(logging.getLevelName(log_level(args)))
+
     return run_main(PROG, parser, argv, body, setup=setup)

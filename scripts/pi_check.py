@@ -36,6 +36,7 @@ from pathlib import Path
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
 
 import pi_env  # noqa: E402
+import pi_packages  # noqa: E402
 from pi_compare import Agreement, compare, parse_jsonl, verdict  # noqa: E402
 from pi_photos import PhotoError, make_photos  # noqa: E402
 
@@ -265,13 +266,13 @@ def prepare(cfg: CheckConfig, out: Path) -> Environments:
         info: dict[str, dict] = {}
         for name in cfg.setups:
             reqs = setups[name].requirements(edge)
-            arm, download = pi_env.ensure_site(
+            arm, download = pi_packages.ensure_site(
                 cfg.cache, f"aarch64-{name}", reqs, emu.wheel_platforms(), refresh=cfg.refresh
             )
-            versions = pi_env.installed(arm)
+            versions = pi_packages.installed(arm)
             # x86_64 gets exactly the versions the Pi got, so only the architecture differs
             pins = [f"{n}=={v}" for n, v in versions.items()]
-            host, _ = pi_env.ensure_site(cfg.cache, f"x86_64-{name}", pins, None)
+            host, _ = pi_packages.ensure_site(cfg.cache, f"x86_64-{name}", pins, None)
             sites[name, "aarch64"], sites[name, "x86_64"] = arm, host
             info[name] = {
                 "requirements": reqs,
@@ -279,7 +280,7 @@ def prepare(cfg: CheckConfig, out: Path) -> Environments:
                 "download_bytes": download,
                 "installed_bytes": pi_env.folder_size(arm),
             }
-    project = pi_env.build_project(REPO, cfg.cache, out / "project")
+    project = pi_packages.build_project(REPO, cfg.cache, out / "project")
     return Environments(emu, sites, info, project)
 
 

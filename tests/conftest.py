@@ -25,3 +25,23 @@ def _isolated_homes(tmp_path_factory, monkeypatch):
 def data_dir() -> Path:
     """The small MNIST subset shipped in tests/data (same idx .gz format as the real files)."""
     return DATA / "mnist-mini"
+
+
+# --- digits-serve in process (tests/serve_client.py): shared by test_serve_api and _limits ---
+
+
+@pytest.fixture(scope="module")
+def shared_reader():
+    """One band-model reader with exact fake vision per test module (loading it takes time)."""
+    from serve_client import band_reader
+
+    return band_reader()
+
+
+@pytest.fixture
+def client(shared_reader):
+    """digits-serve in process on :func:`shared_reader`, as Starlette's TestClient."""
+    from serve_client import client_for
+
+    with client_for(lambda: shared_reader) as c:
+        yield c

@@ -24,7 +24,7 @@ import subprocess
 import sys
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +33,7 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 
 import pi_check  # noqa: E402
 import pi_env  # noqa: E402
+import pi_setups  # noqa: E402
 from pi_compare import compare, parse_jsonl  # noqa: E402
 from pi_photos import PhotoError, make_photos  # noqa: E402
 
@@ -153,7 +154,7 @@ def _measure(x86: Path, arm: Path, stem: str, label: str) -> str:
 
 
 def probe(
-    envs: pi_check.Environments, setup: str, cpu: str | None, out: Path, args: list[str]
+    envs: pi_setups.Environments, setup: str, cpu: str | None, out: Path, args: list[str]
 ) -> dict:
     """Run cv_trace_probe.py with ``args`` on x86_64 (cpu None) or the emulated Pi."""
     cmd = [*envs.python(cpu), "-S", str(PROBE), *args]
@@ -167,7 +168,7 @@ def probe(
 
 
 def diff_setup(
-    envs: pi_check.Environments, setup: str, cpu: str, photos: list[str], out: Path
+    envs: pi_setups.Environments, setup: str, cpu: str, photos: list[str], out: Path
 ) -> tuple[dict[str, Group], list[str]]:
     """Trace both architectures, line the traces up, replay saved inputs on both, measure."""
     arches = {"x86_64": None, "aarch64": cpu}
@@ -204,7 +205,7 @@ def diff_setup(
 
 
 def try_portable(
-    envs: pi_check.Environments, setup: str, cpu: str, photos: list[str], out: Path
+    envs: pi_setups.Environments, setup: str, cpu: str, photos: list[str], out: Path
 ) -> str:
     """digits-predict with the portable variants patched in, on both architectures: agree?"""
     runs = {}
@@ -283,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="cv-arch-diff", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "--setups",
-        type=pi_check._csv(pi_check.SETUP_NAMES),
+        type=pi_check._csv(pi_setups.SETUP_NAMES),
         default="litert,picamera2",
         help="pi-check set-ups (their OpenCV versions) to trace",
     )
@@ -297,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         metavar="N",
         help="also read pi-check's first N photos with the portable variants patched in",
     )
-    parser.add_argument("--out", type=Path, default=pi_check.REPO / "runs" / "cv-arch-diff")
+    parser.add_argument("--out", type=Path, default=pi_setups.REPO / "runs" / "cv-arch-diff")
     parser.add_argument("--cache", type=Path, default=pi_env.default_cache_dir())
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -308,9 +309,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
-    cfg = replace(pi_check.CheckConfig(), setups=args.setups, cache=args.cache)
     try:
-        envs = pi_check.prepare(cfg, out)
+        envs = pi_setups.prepare(args.setups, out, cache=args.cache)
         truth, _ = make_photos(out / "photos", args.photos, args.seed)
         photos = [f"photos/{name}" for name in sorted(truth)]
         sections = []

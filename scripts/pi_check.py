@@ -6,7 +6,8 @@ set-up a Pi user may have (LiteRT with numpy 2; the numpy<2 + opencv<4.12 venv o
 picamera2 steps; the tflite-runtime 2.14 fallback), installs the project itself from a wheel
 built from this tree, and runs ``digits-predict --json`` on photos the project makes, on several
 emulated CPUs. The same versions are installed for x86_64 and run natively on the same files;
-digits, boxes and confidences are compared file by file.
+digits, boxes and confidences are compared file by file. The set-ups and the environments
+built for them are :mod:`pi_setups`; this module runs, compares and reports.
 
 Prints a table and one verdict line; exits 0 when every aarch64 run read the same digits as
 x86_64, 1 when one did not (or, with ``--strict``, when boxes or int8 confidences differ), 2
@@ -21,13 +22,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
-import platform
-import re
 import subprocess
 import sys
 import time
-import tomllib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -38,53 +35,15 @@ sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve
 import pi_env  # noqa: E402
 from pi_compare import Agreement, compare, parse_jsonl, verdict  # noqa: E402
 from pi_photos import PhotoError, make_photos  # noqa: E402
+from pi_setups import REPO, SETUP_NAMES, SETUPS, prepare, shipped_models  # noqa: E402
 
 log = logging.getLogger("pi-check")
 
-REPO = Path(__file__).resolve().parent.parent
 PROG = "pi-check"
 EXIT_PASS, EXIT_DIFFER, EXIT_ERROR = 0, 1, 2
 RUN_TIMEOUT_S = 1800
-
-
-@dataclass(frozen=True)
-class Setup:
-    """One way a Pi user installs DigitLite: the ``edge`` extra, changed as the README says."""
-
-    name: str
-    about: str
-    runtime: str  # what digits-predict must report loading
-    add: tuple[str, ...] = ()
-    drop: tuple[str, ...] = ()  # names of edge requirements left out
-
-    def requirements(self, edge: list[str]) -> list[str]:
-        kept = [r for r in edge if _requirement_name(r) not in self.drop]
-        return [*kept, *self.add]
-
-
-SETUPS: tuple[Setup, ...] = (
-    Setup("litert", "pip install 'digitlite[edge]' as it resolves today (numpy 2)", "litert"),
-    Setup(
-        "picamera2",
-        "README's picamera2 venv: + 'numpy<2' 'opencv-python-headless<4.12'",
-        "litert",
-        add=("numpy<2", "opencv-python-headless<4.12"),
-    ),
-    Setup(
-        "tflite-runtime",
-        "the 2.14 fallback: tflite-runtime==2.14.0, numpy<2, opencv<4.12, no LiteRT",
-        "tflite-runtime",
-        add=("tflite-runtime==2.14.0", "numpy<2", "opencv-python-headless<4.12"),
-        drop=("ai-edge-litert",),
-    ),
-)
-SETUP_NAMES = tuple(s.name for s in SETUPS)
 DEFAULT_CPUS = ("cortex-a72", "cortex-a53", "cortex-a76")  # Pi 4, Pi 3, Pi 5
 INTEGER_FORMATS = ("int8", "uint8")  # models whose outputs must match bit for bit
-
-
-def _requirement_name(requirement: str) -> str:
-    return re.split(r"[\s<>=!~;\[@]", requirement, maxsplit=1)[0].lower().replace("_", "-")
 
 
 @dataclass(frozen=True)
@@ -129,12 +88,6 @@ def strictly_same(job: Job, agreement: Agreement) -> bool:
     return agreement.boxes_identical
 
 
-def edge_requirements() -> list[str]:
-    """The ``edge`` extra, read from pyproject.toml (the single source of what a Pi installs)."""
-    with open(REPO / "pyproject.toml", "rb") as handle:
-        return list(tomllib.load(handle)["project"]["optional-dependencies"]["edge"])
-
-
 def jobs_for(cfg: CheckConfig, models: list[str]) -> list[Job]:
     """The runs to make, each aarch64 one with its x86_64 reference.
 
@@ -156,22 +109,6 @@ def jobs_for(cfg: CheckConfig, models: list[str]) -> list[Job]:
             jobs.append(Job(setup, model, None))
         jobs.append(Job(setup, model, cpu))
     return jobs
-
-
-def shipped_models(project: Path) -> dict[str, str]:
-    """``{format: model path}`` the project ships, asked of the installed package itself."""
-    probe = (
-        "import json; from edge_app.models import shipped_models, DEFAULT_FORMAT; "
-        "m = {k: str(v) for k, v in shipped_models().items()}; "
-        "print(json.dumps([DEFAULT_FORMAT, m]))"
-    )
-    env = dict(os.environ, PYTHONPATH=str(project))
-    out = pi_env.run(
-        [sys.executable, "-S", "-c", probe], what="listing the shipped models", env=env
-    )
-    default, models = json.loads(out.stdout)
-    # the default model first: it is what digits-predict reads with when given no --model
-    return {default: models[default], **{k: v for k, v in models.items() if k != default}}
 
 
 def run_job(
@@ -219,77 +156,20 @@ def run_job(
     }
 
 
-@dataclass(frozen=True)
-class Environments:
-    """The emulated Pi, the package folders of every set-up on both architectures, the project."""
-
-    emulator: pi_env.Emulator
-    sites: dict[tuple[str, str], Path]  # (set-up, "aarch64" | "x86_64") -> pip --target folder
-    info: dict[str, dict]  # set-up -> requirements, versions, download and installed bytes
-    project: Path  # the project's wheel, unpacked
-
-    def python(self, cpu: str | None) -> list[str]:
-        """Python on the emulated Pi with qemu's ``-cpu``, or this machine's for None."""
-        return [sys.executable] if cpu is None else self.emulator.python(cpu)
-
-    def environ(self, setup: str, cpu: str | None) -> dict[str, str]:
-        """Environment variables for that Python: only the set-up's packages and the project."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-        site = self.sites[setup, "x86_64" if cpu is None else "aarch64"]
-        env.update(PYTHONPATH=f"{self.project}{os.pathsep}{site}", PYTHONHASHSEED="0")
-        return env
-
-
-def prepare(cfg: CheckConfig, out: Path) -> Environments:
-    """Build or reuse the emulated Pi and the set-ups' packages; install the project in ``out``.
-
-    Raises:
-        PiEnvError: something could not be fetched, unpacked or run.
-    """
-    if platform.machine() != "x86_64":
-        raise pi_env.PiEnvError(
-            f"pi-check emulates aarch64 on x86_64; this is {platform.machine()}"
-        )
-    setups = {s.name: s for s in SETUPS}
-    edge = edge_requirements()
-    with pi_env.locked(cfg.cache):
-        emu = pi_env.ensure_emulator(cfg.cache, mirror=cfg.apt_mirror, qemu=cfg.qemu)
-        log.info(
-            "emulated Pi: Debian %s Python %s (glibc %s) under qemu-aarch64 %s",
-            pi_env.SUITE,
-            emu.python_version,
-            emu.glibc,
-            emu.qemu_version,
-        )
-        sites: dict[tuple[str, str], Path] = {}
-        info: dict[str, dict] = {}
-        for name in cfg.setups:
-            reqs = setups[name].requirements(edge)
-            arm, download = pi_env.ensure_site(
-                cfg.cache, f"aarch64-{name}", reqs, emu.wheel_platforms(), refresh=cfg.refresh
-            )
-            versions = pi_env.installed(arm)
-            # x86_64 gets exactly the versions the Pi got, so only the architecture differs
-            pins = [f"{n}=={v}" for n, v in versions.items()]
-            host, _ = pi_env.ensure_site(cfg.cache, f"x86_64-{name}", pins, None)
-            sites[name, "aarch64"], sites[name, "x86_64"] = arm, host
-            info[name] = {
-                "requirements": reqs,
-                "versions": versions,
-                "download_bytes": download,
-                "installed_bytes": pi_env.folder_size(arm),
-            }
-    project = pi_env.build_project(REPO, cfg.cache, out / "project")
-    return Environments(emu, sites, info, project)
-
-
 def check(cfg: CheckConfig) -> int:
     """Build what is missing, run every job, compare, print the table and the verdict."""
     started = time.monotonic()
     out = cfg.out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     setups = {s.name: s for s in SETUPS}
-    envs = prepare(cfg, out)
+    envs = prepare(
+        cfg.setups,
+        out,
+        cache=cfg.cache,
+        apt_mirror=cfg.apt_mirror,
+        qemu=cfg.qemu,
+        refresh=cfg.refresh,
+    )
     emu, env_info = envs.emulator, envs.info
     models = shipped_models(envs.project)
     truth, source = make_photos(out / "photos", cfg.photos, cfg.seed)

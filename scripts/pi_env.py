@@ -3,10 +3,9 @@
 What 64-bit Raspberry Pi OS is underneath: Debian's arm64 Python 3.11 (bookworm). This module
 unpacks those ``.deb`` files into a folder (``root``), fetches qemu's user-mode emulator from
 bookworm-backports (bookworm's own qemu 7.2 crashes inside LiteRT's ``Interpreter()``; 10.x
-runs it, XNNPACK included) and installs Python packages for aarch64 with ``pip install
---target`` from aarch64 wheels, as a Pi's pip would pick them. Nothing touches the machine:
-apt runs with a private configuration and state folder, dpkg only unpacks, and no binfmt_misc
-or chroot is needed (``qemu-aarch64 -L ROOT ROOT/usr/bin/python3.11``).
+runs it, XNNPACK included); :mod:`pi_packages` installs the Python packages it runs. Nothing
+touches the machine: apt runs with a private configuration and state folder, dpkg only unpacks,
+and no binfmt_misc or chroot is needed (``qemu-aarch64 -L ROOT ROOT/usr/bin/python3.11``).
 
 Everything lands in one cache folder; each piece is built in a temporary folder and renamed
 into place when complete, so an interrupted run never leaves a half environment behind, and a
@@ -17,14 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import hashlib
 import json
 import logging
 import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -87,7 +84,7 @@ def locked(cache: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _fresh(path: Path) -> Path:
+def fresh_folder(path: Path) -> Path:
     """An empty ``path.tmp`` folder to build ``path`` in (left-overs of a crash removed)."""
     tmp = path.with_name(path.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -272,7 +269,7 @@ def ensure_emulator(cache: Path, *, mirror: str | None, qemu: Path | None) -> Em
         started = time.monotonic()
         debs = apt.download("amd64", [f"{QEMU_PACKAGE}/{BACKPORTS}"], cache / "apt" / "debs-qemu")
         deb = next(d for d in debs if d.name.startswith(QEMU_PACKAGE + "_"))
-        tmp = _fresh(qemu_dir)
+        tmp = fresh_folder(qemu_dir)
         _unpack(deb, tmp, QEMU_BINARY)
         shutil.rmtree(qemu_dir, ignore_errors=True)
         tmp.rename(qemu_dir)
@@ -291,7 +288,7 @@ def ensure_emulator(cache: Path, *, mirror: str | None, qemu: Path | None) -> Em
         assert apt is not None
         started = time.monotonic()
         debs = apt.download("arm64", ROOT_PACKAGES, cache / "apt" / "debs-arm64")
-        tmp = _fresh(root)
+        tmp = fresh_folder(root)
         versions = {}
         for deb in debs:
             _unpack(deb, tmp)
@@ -325,140 +322,3 @@ def _qemu_version(qemu: Path) -> str:
     if not m:
         raise PiEnvError(f"cannot tell the version of {qemu}: {out[:80]!r}")
     return m[1]
-
-
-# --- Python packages -----------------------------------------------------------------------------
-
-
-def _pip(args: Sequence[str | Path], cache: Path, what: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PIP_CACHE_DIR=str(cache / "pip"), PIP_DISABLE_PIP_VERSION_CHECK="1")
-    env.pop("PYTHONPATH", None)
-    return run([sys.executable, "-m", "pip", *args], what=what, env=env)
-
-
-def installed(site: Path) -> dict[str, str]:
-    """``{distribution name: version}`` of what ``pip install --target`` put in ``site``."""
-    found = {}
-    for info in site.glob("*.dist-info"):
-        name, _, version = info.name[: -len(".dist-info")].partition("-")
-        found[name.lower().replace("_", "-")] = version
-    return dict(sorted(found.items()))
-
-
-def ensure_site(
-    cache: Path,
-    label: str,
-    requirements: Sequence[str],
-    platforms: Sequence[str] | None,
-    *,
-    refresh: bool = False,
-) -> tuple[Path, int]:
-    """A folder of packages installed with ``pip install --target``, cached by what went in.
-
-    Args:
-        label: readable part of the folder name, e.g. ``aarch64-litert``.
-        requirements: pip requirement strings.
-        platforms: pip ``--platform`` tags (the Pi's); None for this machine's own Python.
-        refresh: reinstall (today's index) even if a cached folder exists.
-
-    Returns:
-        (the folder, bytes of the wheels it was installed from).
-    """
-    key = hashlib.sha256(json.dumps([label, sorted(requirements), platforms]).encode()).hexdigest()
-    site = cache / "sites" / f"{label}-{key[:10]}"
-    if (site / ".complete").is_file() and not refresh:
-        return site, json.loads((site / ".complete").read_text())["download_bytes"]
-    wheels = cache / "wheels" / ("host" if platforms is None else "aarch64")
-    wheels.mkdir(parents=True, exist_ok=True)
-    target: list[str] = ["--only-binary=:all:"]
-    if platforms is not None:
-        target += [f"--platform={p}" for p in platforms]
-        target += [
-            "--python-version=3.11",
-            "--implementation=cp",
-            "--abi=cp311",
-            "--abi=abi3",
-            "--abi=none",
-        ]
-    started = time.monotonic()
-    _pip(
-        ["download", "-q", "-d", wheels, *target, *requirements], cache, f"pip download for {label}"
-    )
-    tmp = _fresh(site)
-    _pip(
-        [
-            "install",
-            "-q",
-            "--no-index",
-            "--find-links",
-            wheels,
-            "--target",
-            tmp,
-            *target,
-            *requirements,
-        ],
-        cache,
-        f"pip install --target for {label}",
-    )
-    versions = installed(tmp)
-    download = sum(
-        w.stat().st_size
-        for w in wheels.glob("*.whl")
-        if _wheel_key(w.name) in {(n, v) for n, v in versions.items()}
-    )
-    (tmp / ".complete").write_text(
-        json.dumps({"requirements": list(requirements), "download_bytes": download})
-    )
-    shutil.rmtree(site, ignore_errors=True)
-    tmp.rename(site)
-    log.info(
-        "%s: %s installed in %.1f s (%s of wheels, %s installed)",
-        label,
-        ", ".join(f"{n} {v}" for n, v in versions.items()),
-        time.monotonic() - started,
-        mb(download),
-        mb(folder_size(site)),
-    )
-    return site, download
-
-
-def _wheel_key(filename: str) -> tuple[str, str]:
-    name, version = filename.split("-")[:2]
-    return name.lower().replace("_", "-"), version
-
-
-def build_project(repo: Path, cache: Path, into: Path) -> Path:
-    """The project as a user's pip installs it: a wheel built from ``repo``, unpacked to ``into``.
-
-    The wheel shows what ships (package data such as the models included or not); its
-    dependencies come from the cached sites. It is built from a copy of the files git would
-    see (tracked or new, not ignored), so a stale ``build/`` folder cannot smuggle in a
-    module that was deleted.
-    """
-    started = time.monotonic()
-    work = _fresh(into.with_name(into.name + "-build"))
-    source = work / "src"
-    for rel in _project_files(repo):
-        (source / rel).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(repo / rel, source / rel)
-    _pip(["wheel", "-q", "--no-deps", "-w", work, source], cache, "building the project's wheel")
-    wheel = next(work.glob("*.whl"))
-    shutil.rmtree(into, ignore_errors=True)
-    _pip(
-        ["install", "-q", "--no-deps", "--no-index", "--target", into, wheel],
-        cache,
-        "installing the project's wheel",
-    )
-    log.info(
-        "%s built from the tree and unpacked in %.1f s", wheel.name, time.monotonic() - started
-    )
-    shutil.rmtree(work, ignore_errors=True)
-    return into
-
-
-def _project_files(repo: Path) -> list[str]:
-    out = run(
-        ["git", "-C", repo, "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        what="listing the project's files",
-    ).stdout
-    return [rel for rel in out.split("\0") if rel and (repo / rel).is_file()]

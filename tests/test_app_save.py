@@ -1,25 +1,23 @@
 """The app's Save button: what each mode keeps, what a press saves, what the screen says.
 
-Driven through the controller fakes of test_app_controller.py (no Kivy, no threads), with a
-fake crop saver that records what it was asked to save; the real saver is tested in
-test_collect.py, and the whole app offscreen in test_app_kivy.py.
+Driven through the controller fakes of fakes.py (no Kivy, no threads), with a fake crop saver
+that records what it was asked to save; the real saver is tested in test_collect.py, and the
+whole app offscreen in test_app_kivy.py.
 """
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
+from fakes import App
 
-sys.path.insert(0, str(Path(__file__).parent))
-from test_app_controller import DRAW_THROTTLE_S, App  # noqa: E402
-
-from edge_app.app.config import AppConfig  # noqa: E402
-from edge_app.app.saving import SaveAction  # noqa: E402
-from edge_app.errors import CropFolderError  # noqa: E402
+from edge_app.app.config import AppConfig
+from edge_app.app.controller import DRAW_THROTTLE_S
+from edge_app.app.saving import SaveAction
+from edge_app.errors import CropFolderError
 
 
 @dataclass

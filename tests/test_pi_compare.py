@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 
 import pi_check  # noqa: E402
 import pi_env  # noqa: E402
+import pi_setups  # noqa: E402
 from pi_compare import compare, parse_jsonl, verdict  # noqa: E402
 
 
@@ -113,8 +114,8 @@ def test_parse_rejects_what_is_not_digits_predict_output():
 
 
 def test_setups_change_the_edge_extra_as_the_readme_says():
-    edge = pi_check.edge_requirements()
-    setups = {s.name: s for s in pi_check.SETUPS}
+    edge = pi_setups.edge_requirements()
+    setups = {s.name: s for s in pi_setups.SETUPS}
     assert setups["litert"].requirements(edge) == edge
     fallback = setups["tflite-runtime"].requirements(edge)
     assert not any(r.startswith("ai-edge-litert") for r in fallback)

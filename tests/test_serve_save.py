@@ -1,6 +1,6 @@
 """digits-serve --save-crops: POST /v1/save files every digit read, as digits-predict does.
 
-The reader is the band fixture model with the tile-cutting fake vision of test_serve_api.py;
+The reader is the band fixture model with the tile-cutting fake vision of serve_client.py;
 the saver finds the model's inputs with the same fake (the reader's default proposer,
 patched), so the files are exactly what the model saw.
 """
@@ -20,7 +20,7 @@ pytest.importorskip("httpx")
 
 sys.path.insert(0, str(Path(__file__).parent))
 from fakes import tile_finder  # noqa: E402
-from test_serve_api import PNG, band_reader, check_error, client_for, encode, strip  # noqa: E402
+from serve_client import PNG, band_reader, check_error, client_for, encode, strip  # noqa: E402
 
 from edge_app import reader  # noqa: E402
 from edge_app.serve.openapi import build_schema  # noqa: E402

@@ -208,6 +208,24 @@ def test_decode_still_joins_when_the_parts_are_less_sure():
     assert [c for _, c, _ in chosen] == [7]
 
 
+def test_decode_skips_a_speck_the_model_calls_a_bit_of_ink():
+    # a dot beside a digit (a real phone photo of a "0" read "10"): the model calls the dot "cut"
+    # (ink, not a whole digit), and the dot with the digit's edge looks like a "1"
+    dot_and_digit = layout.Line([_box_piece(10, 30, 8, 8), _box_piece(24, 10, 40, 50)])
+    built = lattice.build(dot_and_digit, stroke=3)
+    whole = (1, built.atoms)
+    reading = {(0, 1): (10, 0.41), whole: (3, 0.996), (0, 2): (1, 0.7), (2, built.atoms): (0, 0.6)}
+    chosen = lattice.decode(built, _probs(built.spans, reading), COLUMNS)
+    assert [c for _, c, _ in chosen] == [3]
+
+
+def test_a_thin_one_the_model_half_calls_cut_is_still_read():
+    built = lattice.build(_line_of([30, 8], gap=30), stroke=3)
+    reading = {(0, 1): (4, 0.99), (1, 2): (1, 0.45)}
+    chosen = lattice.decode(built, _probs(built.spans, reading), COLUMNS)
+    assert [c for _, c, _ in chosen] == [4, 1]
+
+
 def test_a_model_without_none_reads_whole_clusters():
     built = lattice.build(_line_of([70, 30]), stroke=3)
     probs = np.full((len(built.spans), 10), 0.1, np.float32)

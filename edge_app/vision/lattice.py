@@ -41,6 +41,9 @@ LOG_FLOOR = 1e-6
 # probability ratio of e^0.01 = 1.01; any less sure reading still loses. (Found on real webcam
 # photos whose thin "1"s vanished into a neighbour; on our generator it moved one photo in 150.)
 DIGIT_BONUS = 0.01
+# A cluster smaller than this share of the line's tallest, both ways, is not a whole digit: a
+# dot, a pen's touch, the end of a stroke the ink step broke off (a "1" is tall, a "0" wide).
+SPECK = 0.25
 
 
 @dataclass(frozen=True)
@@ -197,6 +200,13 @@ class Columns:
         return float(row[column]) / max(whole, LOG_FLOOR)
 
 
+def _speck(span: Span, tallest: int) -> bool:
+    """Whether a whole cluster is too small to be a digit by itself beside the line's tallest
+    (SPECK of its height both ways): "cut" then says it is a bit of ink, and skipping it costs
+    only what the model gives to its being a digit."""
+    return max(span.piece.w, span.piece.h) < SPECK * tallest
+
+
 def decode(
     lattice: LineLattice, probs: np.ndarray, columns: Columns
 ) -> list[tuple[int, int, float]]:
@@ -231,6 +241,7 @@ def decode(
     for k, span in enumerate(lattice.spans):
         by_start.setdefault(span.start, []).append(k)
     whole = {span.cluster: k for k, span in enumerate(lattice.spans) if span.cluster >= 0}
+    tallest = max((lattice.spans[k].piece.h for k in whole.values()), default=0)
     for i in range(n):
         if best[i] == -math.inf:
             continue
@@ -239,6 +250,8 @@ def decode(
             end = lattice.clusters[cluster][1]
             k = whole.get(cluster)
             p_none = float(probs[k, none_column]) if k is not None else 1.0
+            if k is not None and columns.cut is not None and _speck(lattice.spans[k], tallest):
+                p_none += float(probs[k, columns.cut])
             score = best[i] + math.log(max(p_none, LOG_FLOOR))
             if score > best[end]:
                 best[end], back[end] = score, (i, -1, -1)

@@ -226,6 +226,35 @@ def test_a_thin_one_the_model_half_calls_cut_is_still_read():
     assert [c for _, c, _ in chosen] == [4, 1]
 
 
+def _ones_line(one_height: int) -> layout.Line:
+    # "2", "3", a thin mark ``one_height`` tall, "9": a real page's "1" the model was unsure of
+    return layout.Line([_box_piece(10, 10, 30, 50), _box_piece(50, 10, 30, 50),
+                        _box_piece(90, 60 - one_height, 8, one_height),
+                        _box_piece(108, 10, 30, 50)])  # fmt: skip
+
+
+def _unsure_one(built) -> np.ndarray:
+    reading = {(0, 1): (2, 0.99), (1, 2): (3, 0.99), (2, 3): (10, 0.48), (3, 4): (9, 0.99)}
+    probs = _probs(built.spans, reading)
+    k = next(k for k, s in enumerate(built.spans) if (s.start, s.end) == (2, 3))
+    probs[k] = 0
+    probs[k, [10, 1, 11]] = 0.48, 0.36, 0.16  # none, "1", cut
+    return probs
+
+
+def test_a_mark_as_tall_as_the_digits_beside_it_is_read_when_the_model_hesitates():
+    built = lattice.build(_ones_line(48), stroke=3)
+    chosen = lattice.decode(built, _unsure_one(built), COLUMNS)
+    assert [c for _, c, _ in chosen] == [2, 3, 1, 9]
+    assert chosen[2][2] > 0.9  # sure which digit, once its line says it is writing
+
+
+def test_a_short_mark_the_model_hesitates_over_is_skipped():
+    built = lattice.build(_ones_line(20), stroke=3)
+    chosen = lattice.decode(built, _unsure_one(built), COLUMNS)
+    assert [c for _, c, _ in chosen] == [2, 3, 9]
+
+
 def test_a_model_without_none_reads_whole_clusters():
     built = lattice.build(_line_of([70, 30]), stroke=3)
     probs = np.full((len(built.spans), 10), 0.1, np.float32)

@@ -46,6 +46,11 @@ DIGIT_BONUS = 0.03
 # A cluster smaller than this share of the line's tallest, both ways, is not a whole digit: a
 # dot, a pen's touch, the end of a stroke the ink step broke off (a "1" is tall, a "0" wide).
 SPECK = 0.25
+# A cluster as tall as the digits the model is SURE of in its line is writing: its "none" is
+# taken WRITING_ODDS times less likely than the model, which sees each span framed alone and
+# so cannot know its size, says (a thin "1" framed alone is a bar like any other).
+SURE = 0.9
+WRITING_ODDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -194,11 +199,14 @@ class Columns:
         cut = labels.index(CUT_LABEL) if CUT_LABEL in labels else None
         return cls(digits, none, cut)
 
-    def confidence(self, row: np.ndarray, column: int) -> float:
+    def confidence(self, row: np.ndarray, column: int, writing: bool = False) -> float:
         """How sure the model is of digit ``column`` once the decoder has taken the span as one
         whole digit: its probability among everything but "cut" (the decoder has weighed cuts
-        against every other way to split the line already)."""
+        against every other way to split the line already) and, for a cluster its line's
+        context says is writing (``writing``, see :func:`_peer_height`), but "none" too."""
         whole = 1.0 - float(row[self.cut]) if self.cut is not None else 1.0
+        if writing and self.none is not None:
+            whole -= float(row[self.none])
         return float(row[column]) / max(whole, LOG_FLOOR)
 
 
@@ -207,6 +215,13 @@ def _speck(span: Span, tallest: int) -> bool:
     (SPECK of its height both ways): "cut" then says it is a bit of ink, and skipping it costs
     only what the model gives to its being a digit."""
     return max(span.piece.w, span.piece.h) < SPECK * tallest
+
+
+def _peer_height(lattice: LineLattice, whole: dict[int, int], top_p: np.ndarray) -> float:
+    """The median height of the line's whole clusters the model is SURE are digits, when at
+    least two are (else infinite): a cluster as tall as they are is writing (WRITING_ODDS)."""
+    sure = [lattice.spans[k].piece.h for k in whole.values() if top_p[k] >= SURE]
+    return float(np.median(sure)) if len(sure) >= 2 else math.inf
 
 
 def decode(
@@ -244,6 +259,8 @@ def decode(
         by_start.setdefault(span.start, []).append(k)
     whole = {span.cluster: k for k, span in enumerate(lattice.spans) if span.cluster >= 0}
     tallest = max((lattice.spans[k].piece.h for k in whole.values()), default=0)
+    peers = _peer_height(lattice, whole, digit_p[np.arange(len(top)), top])
+    writing: set[int] = set()  # whole clusters the line's context says are writing
     for i in range(n):
         if best[i] == -math.inf:
             continue
@@ -254,6 +271,9 @@ def decode(
             p_none = float(probs[k, none_column]) if k is not None else 1.0
             if k is not None and columns.cut is not None and _speck(lattice.spans[k], tallest):
                 p_none += float(probs[k, columns.cut])
+            elif k is not None and lattice.spans[k].piece.h >= TALL * peers:
+                p_none /= WRITING_ODDS
+                writing.add(k)
             score = best[i] + math.log(max(p_none, LOG_FLOOR))
             if score > best[end]:
                 best[end], back[end] = score, (i, -1, -1)
@@ -271,7 +291,7 @@ def decode(
             break
         start, k, column = step
         if k >= 0:
-            chosen.append((k, column, columns.confidence(probs[k], column)))
+            chosen.append((k, column, columns.confidence(probs[k], column, k in writing)))
         at = start
     chosen.reverse()
     return chosen

@@ -2,8 +2,8 @@
 
 What vision itself promises is checked here, without the model: where the writing is and at
 what scale it is read, that every digit of a photo is covered by one of the spans it proposes,
-reading order, lines, rulings, inputs of every kind, MNIST framing, and the decoding of spans
-given the model's probabilities. Photos come from the project's generator
+rulings, inputs of every kind, MNIST framing (lines and the decoding of spans:
+tests/test_vision_layout.py). Photos come from the project's generator
 (:mod:`trainer.synth.scenes`) with digit shapes from the MNIST mini subset in tests/data.
 Reading accuracy, model included, is measured by benchmarks.vision_bench and checked on
 fixtures by tests/test_shipped_model.py.
@@ -21,13 +21,10 @@ from edge_app.errors import ImageError
 from edge_app.vision import (
     find_digits,
     frame_digit,
-    lattice,
-    layout,
     propose,
     scale,
 )
 from edge_app.vision.image import load
-from edge_app.vision.pieces import Piece
 from trainer.data import read_idx_dir
 from trainer.synth.glyphs import hershey_glyphs
 from trainer.synth.scenes import SceneMaker, clean_scan
@@ -110,156 +107,6 @@ def test_hershey_glyphs_work_without_mnist():
     assert images.shape == (5, 28, 28) and labels.shape == (5,)
     photo = SceneMaker(images, labels, seed=0).single((640, 480))
     assert _covered(photo) == 1.0
-
-
-# --- lines and reading order -----------------------------------------------------------------
-
-
-def _box_piece(x: int, y: int, w: int, h: int) -> Piece:
-    return Piece(x, y, w, h, np.ones((h, w), bool), w * h)
-
-
-def test_a_slanted_line_is_one_line_left_to_right():
-    # six digits climbing 25 degrees, as on a tilted webcam frame
-    pieces = [_box_piece(40 + 60 * k, 300 - int(28 * k), 40, 60) for k in range(6)]
-    lines = layout.reading_lines(pieces[::-1])
-    assert len(lines) == 1
-    assert [p.x for p in lines[0].items] == sorted(p.x for p in pieces)
-
-
-def test_two_lines_top_first_and_a_wide_gap_stays_in_its_line():
-    top = [_box_piece(50, 50, 30, 50), _box_piece(90, 52, 30, 50), _box_piece(400, 55, 30, 50)]
-    bottom = [_box_piece(60, 200, 30, 50), _box_piece(100, 198, 30, 50)]
-    lines = layout.reading_lines(bottom + top)
-    assert [len(line.items) for line in lines] == [3, 2]
-    assert lines[0].items[0].y < lines[1].items[0].y
-
-
-def test_the_bar_of_a_five_joins_its_body():
-    body = _box_piece(100, 120, 40, 50)
-    bar = _box_piece(110, 100, 40, 8)
-    (cluster,) = layout.gather([body, bar])
-    assert (cluster.y, cluster.bottom) == (100, 170)
-
-
-# --- the lattice: cuts, joins and skips decided by the model's probabilities -------------------
-
-
-COLUMNS = lattice.Columns(np.arange(10), none=10, cut=11)
-
-
-def _line_of(widths: list[int], height: int = 50, gap: int = 10) -> layout.Line:
-    items, x = [], 10
-    for w in widths:
-        items.append(_box_piece(x, 10, w, height))
-        x += w + gap
-    return layout.Line(items)
-
-
-def _probs(spans, reading: dict) -> np.ndarray:
-    """One row per span: ``reading[(start, end)]`` = (label index, p) else "cut" for sure."""
-    rows = np.zeros((len(spans), 12), np.float32)
-    for k, span in enumerate(spans):
-        label, p = reading.get((span.start, span.end), (11, 0.99))
-        rows[k, label] = p
-        rows[k, 11 if label != 11 else 10] += 1 - p
-    return rows
-
-
-def test_decode_joins_two_pieces_of_one_digit():
-    built = lattice.build(_line_of([30, 12], gap=2), stroke=3)
-    probs = _probs(built.spans, {(0, 1): (6, 0.6), (1, 2): (1, 0.6), (0, 2): (5, 0.98)})
-    chosen = lattice.decode(built, probs, COLUMNS)
-    assert [(built.spans[k].start, built.spans[k].end, c) for k, c, _ in chosen] == [(0, 2, 5)]
-
-
-def test_decode_cuts_two_digits_run_together():
-    built = lattice.build(_line_of([70]), stroke=3)  # 1.4 heights wide: two digits
-    assert built.atoms >= 2
-    reading = {(0, built.atoms): (11, 0.95)}
-    for span in built.spans:
-        if span.piece.w < 45:  # each half
-            reading[(span.start, span.end)] = (0, 0.97)
-    chosen = lattice.decode(built, _probs(built.spans, reading), COLUMNS)
-    assert [c for _, c, _ in chosen] == [0, 0]
-
-
-def test_decode_skips_what_is_not_a_digit_and_reads_the_rest():
-    built = lattice.build(_line_of([30, 30, 30], gap=40), stroke=3)
-    reading = {(0, 1): (4, 0.99), (1, 2): (10, 0.97), (2, 3): (2, 0.95)}
-    chosen = lattice.decode(built, _probs(built.spans, reading), COLUMNS)
-    assert [c for _, c, _ in chosen] == [4, 2]
-
-
-def test_decode_reads_every_digit_when_the_model_is_sure_of_both_readings():
-    # a thin "1" between two digits, and the model (int8: 255/256 at most) just as sure the
-    # three clusters are "7", "1", "2" as that the first two together are a "7"
-    built = lattice.build(_line_of([30, 8, 30], gap=3), stroke=3)
-    sure = 255 / 256
-    reading = {(0, 1): (7, sure), (1, 2): (1, sure), (2, 3): (2, sure), (0, 2): (7, sure)}
-    chosen = lattice.decode(built, _probs(built.spans, reading), COLUMNS)
-    assert [c for _, c, _ in chosen] == [7, 1, 2]
-
-
-def test_decode_still_joins_when_the_parts_are_less_sure():
-    built = lattice.build(_line_of([30, 8], gap=3), stroke=3)
-    reading = {(0, 1): (7, 0.97), (1, 2): (1, 0.97), (0, 2): (7, 255 / 256)}
-    chosen = lattice.decode(built, _probs(built.spans, reading), COLUMNS)
-    assert [c for _, c, _ in chosen] == [7]
-
-
-def test_decode_skips_a_speck_the_model_calls_a_bit_of_ink():
-    # a dot beside a digit (a real phone photo of a "0" read "10"): the model calls the dot "cut"
-    # (ink, not a whole digit), and the dot with the digit's edge looks like a "1"
-    dot_and_digit = layout.Line([_box_piece(10, 30, 8, 8), _box_piece(24, 10, 40, 50)])
-    built = lattice.build(dot_and_digit, stroke=3)
-    whole = (1, built.atoms)
-    reading = {(0, 1): (10, 0.41), whole: (3, 0.996), (0, 2): (1, 0.7), (2, built.atoms): (0, 0.6)}
-    chosen = lattice.decode(built, _probs(built.spans, reading), COLUMNS)
-    assert [c for _, c, _ in chosen] == [3]
-
-
-def test_a_thin_one_the_model_half_calls_cut_is_still_read():
-    built = lattice.build(_line_of([30, 8], gap=30), stroke=3)
-    reading = {(0, 1): (4, 0.99), (1, 2): (1, 0.45)}
-    chosen = lattice.decode(built, _probs(built.spans, reading), COLUMNS)
-    assert [c for _, c, _ in chosen] == [4, 1]
-
-
-def _ones_line(one_height: int) -> layout.Line:
-    # "2", "3", a thin mark ``one_height`` tall, "9": a real page's "1" the model was unsure of
-    return layout.Line([_box_piece(10, 10, 30, 50), _box_piece(50, 10, 30, 50),
-                        _box_piece(90, 60 - one_height, 8, one_height),
-                        _box_piece(108, 10, 30, 50)])  # fmt: skip
-
-
-def _unsure_one(built) -> np.ndarray:
-    reading = {(0, 1): (2, 0.99), (1, 2): (3, 0.99), (2, 3): (10, 0.48), (3, 4): (9, 0.99)}
-    probs = _probs(built.spans, reading)
-    k = next(k for k, s in enumerate(built.spans) if (s.start, s.end) == (2, 3))
-    probs[k] = 0
-    probs[k, [10, 1, 11]] = 0.48, 0.36, 0.16  # none, "1", cut
-    return probs
-
-
-def test_a_mark_as_tall_as_the_digits_beside_it_is_read_when_the_model_hesitates():
-    built = lattice.build(_ones_line(48), stroke=3)
-    chosen = lattice.decode(built, _unsure_one(built), COLUMNS)
-    assert [c for _, c, _ in chosen] == [2, 3, 1, 9]
-    assert chosen[2][2] > 0.9  # sure which digit, once its line says it is writing
-
-
-def test_a_short_mark_the_model_hesitates_over_is_skipped():
-    built = lattice.build(_ones_line(20), stroke=3)
-    chosen = lattice.decode(built, _unsure_one(built), COLUMNS)
-    assert [c for _, c, _ in chosen] == [2, 3, 9]
-
-
-def test_a_model_without_none_reads_whole_clusters():
-    built = lattice.build(_line_of([70, 30]), stroke=3)
-    probs = np.full((len(built.spans), 10), 0.1, np.float32)
-    chosen = lattice.decode(built, probs, lattice.Columns(np.arange(10)))
-    assert [built.spans[k].cluster for k, _, _ in chosen] == [0, 1]
 
 
 # --- rulings -----------------------------------------------------------------------------------

@@ -98,6 +98,18 @@ def test_decode_reads_every_digit_when_the_model_is_sure_of_both_readings():
     assert [c for _, c, _ in chosen] == [7, 1, 2]
 
 
+def test_a_digit_is_not_cut_in_two_when_the_model_is_as_sure_of_the_halves():
+    # a wide "0" (a real phone photo read "10"): the whole and each half read as surely
+    built = lattice.build(_line_of([70]), stroke=3)
+    sure = 255 / 256
+    reading = {(0, built.atoms): (0, sure)}
+    for span in built.spans:
+        if span.piece.w < 45:
+            reading[(span.start, span.end)] = (1 if span.start == 0 else 0, sure)
+    chosen = lattice.decode(built, _probs(built.spans, reading), COLUMNS)
+    assert [c for _, c, _ in chosen] == [0]
+
+
 def test_decode_still_joins_when_the_parts_are_less_sure():
     built = lattice.build(_line_of([30, 8], gap=3), stroke=3)
     reading = {(0, 1): (7, 0.97), (1, 2): (1, 0.97), (0, 2): (7, 255 / 256)}

@@ -169,3 +169,31 @@ def test_a_model_without_none_reads_whole_clusters():
     probs = np.full((len(built.spans), 10), 0.1, np.float32)
     chosen = lattice.decode(built, probs, lattice.Columns(np.arange(10)))
     assert [built.spans[k].cluster for k, _, _ in chosen] == [0, 1]
+
+
+# --- a proposal's reading: marks alone on their line -------------------------------------------
+
+
+def _lone_mark(crop: bool, p: float):
+    from edge_app.vision import api, scale
+
+    built = lattice.build(layout.Line([_box_piece(10, 10, 30, 50)]), stroke=3)
+    candidates = tuple(
+        api.DigitCandidate(np.zeros((28, 28), np.uint8), (0, 0, 1, 1), 0) for _ in built.spans
+    )
+    plan = scale.Plan(False, 1.0, (0, 0, 100, 100), 3.0, 50.0, crop)
+    proposal = api.Proposal(candidates, ((built, 0),), (plan,))
+    probs = _probs(built.spans, {})
+    probs[0] = 0
+    probs[0, [5, 10]] = p, 1 - p  # a 5, or not writing
+    return proposal.decode(probs, COLUMNS)
+
+
+def test_a_mark_alone_in_a_scene_is_read_only_when_the_model_is_sure():
+    # a letter on a page the model takes for a 5 at 0.7 (one photo in four with letters)
+    assert _lone_mark(crop=False, p=0.7) == []
+    assert [c for _, c, _, _ in _lone_mark(crop=False, p=0.97)] == [5]
+
+
+def test_a_crop_keeps_its_one_digit_however_unsure():
+    assert [c for _, c, _, _ in _lone_mark(crop=True, p=0.7)] == [5]

@@ -27,6 +27,11 @@ log = logging.getLogger(__name__)
 MARGIN = 2  # working px of soft edge kept around a span when it is framed
 SAME_DIGIT = 0.3  # boxes overlapping this much (IoU) read the same digit
 MAX_SPANS = 600  # spans classified per image, at most (about 150 digits' worth)
+# A mark alone on its line in a scene (not a crop) is read only when the model is this sure of
+# it: a scene holds letters, ticks and texture that, framed alone, look like digits, and nothing
+# beside them says they are writing (the converse of lattice.WRITING_ODDS); a digit written
+# alone is usually written clearly. Crops are digits on purpose and keep every reading.
+ALONE_SURE = 0.85
 
 
 @dataclass(frozen=True)
@@ -66,10 +71,13 @@ class Proposal:
         """The spans read as digits: ``(candidate index, digit column, confidence, line)`` in
         reading order. ``probs`` has one row per candidate."""
         chosen = []
+        bar = 0.0 if any(plan.crop for plan in self.plans) else ALONE_SURE
         for line_lattice, offset in self.lines:
             rows = probs[offset : offset + len(line_lattice.spans)]
+            alone = len(line_lattice.clusters) == 1
             for k, column, p in lattice.decode(line_lattice, rows, columns):
-                chosen.append((offset + k, column, p))
+                if not (alone and p < bar):
+                    chosen.append((offset + k, column, p))
         if len(self.plans) > 1:
             chosen = _suppress(chosen, self.candidates)
         return _in_lines(chosen, self.candidates)

@@ -227,6 +227,32 @@ def _peer_height(lattice: LineLattice, whole: dict[int, int], top_p: np.ndarray)
     return float(np.median(sure)) if len(sure) >= 2 else math.inf
 
 
+def _skips(
+    lattice: LineLattice, probs: np.ndarray, columns: Columns, top_p: np.ndarray
+) -> tuple[dict[int, tuple[int, float]], set[int]]:
+    """What skipping each cluster as not writing costs: ``{first atom: (end atom, probability)}``,
+    and the whole-cluster spans its line says are writing (their "none" counted WRITING_ODDS
+    times less). A cluster with no whole span (too wide to be one digit) is skipped for free."""
+    whole = {span.cluster: k for k, span in enumerate(lattice.spans) if span.cluster >= 0}
+    tallest = max((lattice.spans[k].piece.h for k in whole.values()), default=0)
+    peers = _peer_height(lattice, whole, top_p)
+    skips: dict[int, tuple[int, float]] = {}
+    writing: set[int] = set()
+    for cluster, (start, end) in enumerate(lattice.clusters):
+        k = whole.get(cluster)
+        if k is None:
+            skips[start] = (end, 1.0)
+            continue
+        p_none = float(probs[k, columns.none])
+        if columns.cut is not None and _speck(lattice.spans[k], tallest):
+            p_none += float(probs[k, columns.cut])
+        elif lattice.spans[k].piece.h >= TALL * peers:
+            p_none /= WRITING_ODDS
+            writing.add(k)
+        skips[start] = (end, p_none)
+    return skips, writing
+
+
 def decode(
     lattice: LineLattice, probs: np.ndarray, columns: Columns
 ) -> list[tuple[int, int, float]]:
@@ -245,10 +271,11 @@ def decode(
     digit_columns, none_column = columns.digits, columns.none
     digit_p = probs[:, digit_columns]
     top = digit_p.argmax(axis=1)
+    top_p = digit_p[np.arange(len(top)), top]
     if none_column is None:
         # A model that cannot say "not a digit" cannot judge cuts either: read whole clusters.
         return [
-            (k, int(digit_columns[top[k]]), float(digit_p[k, top[k]]))
+            (k, int(digit_columns[top[k]]), float(top_p[k]))
             for k, span in enumerate(lattice.spans)
             if span.cluster >= 0
         ]
@@ -256,33 +283,21 @@ def decode(
     best = [-math.inf] * (n + 1)
     back: list[tuple[int, int, int] | None] = [None] * (n + 1)  # (from, span or -1, column)
     best[0] = 0.0
-    starts = {start for start, _ in lattice.clusters}
     by_start: dict[int, list[int]] = {}
     for k, span in enumerate(lattice.spans):
         by_start.setdefault(span.start, []).append(k)
-    whole = {span.cluster: k for k, span in enumerate(lattice.spans) if span.cluster >= 0}
-    tallest = max((lattice.spans[k].piece.h for k in whole.values()), default=0)
-    peers = _peer_height(lattice, whole, digit_p[np.arange(len(top)), top])
-    writing: set[int] = set()  # whole clusters the line's context says are writing
+    skips, writing = _skips(lattice, probs, columns, top_p)
     for i in range(n):
         if best[i] == -math.inf:
             continue
-        if i in starts:
-            cluster = next(c for c, (s, _) in enumerate(lattice.clusters) if s == i)
-            end = lattice.clusters[cluster][1]
-            k = whole.get(cluster)
-            p_none = float(probs[k, none_column]) if k is not None else 1.0
-            if k is not None and columns.cut is not None and _speck(lattice.spans[k], tallest):
-                p_none += float(probs[k, columns.cut])
-            elif k is not None and lattice.spans[k].piece.h >= TALL * peers:
-                p_none /= WRITING_ODDS
-                writing.add(k)
-            score = best[i] + math.log(max(p_none, LOG_FLOOR))
+        if i in skips:
+            end, p_skip = skips[i]
+            score = best[i] + math.log(max(p_skip, LOG_FLOOR))
             if score > best[end]:
                 best[end], back[end] = score, (i, -1, -1)
         for k in by_start.get(i, []):
             span = lattice.spans[k]
-            p = float(digit_p[k, top[k]])
+            p = float(top_p[k])
             bonus = DIGIT_BONUS + (CLUSTER_BONUS if span.cluster >= 0 else 0.0)
             score = best[i] + math.log(max(p, LOG_FLOOR)) + bonus
             if score > best[span.end]:

@@ -67,10 +67,12 @@ def _without_rulings(mask: np.ndarray):
     lines = np.flatnonzero(horizontal | vertical)
     lines = lines[lines != 0]
     ruled = np.isin(labels, lines).astype(np.uint8) * 255
-    # No digit at the first look is taller than a tenth of it, nor its strokes thicker than 2 px.
+    # No digit at the first look is taller than a tenth of it, nor its strokes thicker than 2 px:
+    # thin ink running straight for a tenth of it is a line.
+    tenth = 0.1 * max(height, width)
     cleaned = remove_rulings(
         mask * 255, bool(horizontal[lines].any()), bool(vertical[lines].any()), 2.0,
-        0.1 * max(height, width), ruled,
+        tenth, ruled, exact=False, run=int(tenth),
     )  # fmt: skip
     return _labelled(cleaned // 255)
 

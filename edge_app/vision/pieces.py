@@ -113,6 +113,34 @@ def _components(weak: np.ndarray, strong: np.ndarray):
     return n, labels, stats, np.bincount(labels[strong], minlength=n)
 
 
+def _frame_sides(
+    keep: np.ndarray,
+    labels: np.ndarray,
+    stats: np.ndarray,
+    lines: np.ndarray,
+    shape: tuple[int, int],
+) -> np.ndarray:
+    """Which components are what is left of a frame once its lines across were removed.
+
+    A box printed round a scan is one component with the lines; removing the lines across
+    leaves its two sides, bars that run edge to edge at the region's sides, wholly made of the
+    frame's ink. A digit stops short of the region's edges or touches the frame somewhere else.
+    """
+    height, width = shape
+    reach = 2
+    on_lines = np.bincount(labels[lines], minlength=len(stats))
+    sides = np.zeros(len(keep), bool)
+    for k, i in enumerate(keep):
+        x, y, w, h, area = (int(v) for v in stats[i])
+        if on_lines[i] < area:
+            continue
+        across_h, across_v = runs_across(x, y, w, h, shape)
+        at_side_v = x <= reach or x + w >= width - reach
+        at_side_h = y <= reach or y + h >= height - reach
+        sides[k] = (across_v and at_side_v) or (across_h and at_side_h)
+    return sides
+
+
 def find_pieces(
     ink: Ink,
     stroke: float,
@@ -157,6 +185,7 @@ def find_pieces(
         n, labels, stats, strong = _components(weak, ink.strong & (weak > 0))
         keep = np.flatnonzero((stats[:, cv2.CC_STAT_AREA] >= min_area) & (strong > 0))
         keep = keep[keep != 0]
+        keep = keep[~_frame_sides(keep, labels, stats, lines > 0, shape)]
     keep = inkiest(keep, strong)
     paper = float(np.percentile(ink.paper, 90))
     pieces = []

@@ -174,6 +174,10 @@ def _select(
     bright = max(float(np.percentile(paper, 90)), 1.0)
     # Writing is dark ink on bright paper; grain on a dark table is on a dark ground.
     weight = area * (pieces["contrast"] / 255.0) ** 2 * np.minimum(1.0, paper / bright) ** 2
+    # Writing lies on the sheet; what runs along the photo's edge (the table beyond a sheet, a
+    # shadow cut off by the frame) weighs less by the share of its outline there: a wedge of
+    # table as heavy as all the writing must not set the scale the writing is read at.
+    weight = weight * np.clip(1.0 - pieces["border"] / np.maximum(w + h, 1.0), 0.0, 1.0)
     return [
         Mark(
             float(sw[i]) / factor,

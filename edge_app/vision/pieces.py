@@ -113,6 +113,23 @@ def _components(weak: np.ndarray, strong: np.ndarray):
     return n, labels, stats, np.bincount(labels[strong], minlength=n)
 
 
+def _ground(paper: np.ndarray, x: int, y: int, w: int, h: int) -> float:
+    """The paper level round a piece: the median along its box's outline. Not at its centre,
+    where a marker's stroke wider than the paper's kernel darkens the estimate itself."""
+    height, width = paper.shape
+    x0, y0 = max(0, x - 1), max(0, y - 1)
+    x1, y1 = min(width - 1, x + w), min(height - 1, y + h)
+    ring = np.concatenate(
+        [
+            paper[y0, x0 : x1 + 1],
+            paper[y1, x0 : x1 + 1],
+            paper[y0 : y1 + 1, x0],
+            paper[y0 : y1 + 1, x1],
+        ]
+    )
+    return float(np.median(ring))
+
+
 def _frame_sides(
     keep: np.ndarray,
     labels: np.ndarray,
@@ -196,7 +213,7 @@ def find_pieces(
             continue
         # Grain on a dark table beside the sheet is on a far darker ground than any paper,
         # even paper in a hand's shadow.
-        if off_paper(float(ink.paper[y + h // 2, x + w // 2]), paper):
+        if off_paper(_ground(ink.paper, x, y, w, h), paper):
             continue
         pieces.append(piece)
     log.debug("%d piece(s) of ink", len(pieces))

@@ -22,7 +22,7 @@ import numpy as np
 
 from edge_app.vision.ink import Ink
 from edge_app.vision.junk import along_border, inkiest, min_piece_area, off_paper
-from edge_app.vision.rulings import looks_like_ruling, remove_rulings, runs_across
+from edge_app.vision.rulings import at_sides, looks_like_ruling, remove_rulings, runs_across
 
 log = logging.getLogger(__name__)
 
@@ -143,8 +143,6 @@ def _frame_sides(
     leaves its two sides, bars that run edge to edge at the region's sides, wholly made of the
     frame's ink. A digit stops short of the region's edges or touches the frame somewhere else.
     """
-    height, width = shape
-    reach = 2
     on_lines = np.bincount(labels[lines], minlength=len(stats))
     sides = np.zeros(len(keep), bool)
     for k, i in enumerate(keep):
@@ -152,8 +150,7 @@ def _frame_sides(
         if on_lines[i] < area:
             continue
         across_h, across_v = runs_across(x, y, w, h, shape)
-        at_side_v = x <= reach or x + w >= width - reach
-        at_side_h = y <= reach or y + h >= height - reach
+        at_side_v, at_side_h = at_sides(x, y, w, h, shape)
         sides[k] = (across_v and at_side_v) or (across_h and at_side_h)
     return sides
 

@@ -28,6 +28,7 @@ ACROSS = 0.6  # share of the region's width (height) a horizontal (vertical) rul
 LINE_THICKNESS = 2.5
 # A printed line is straight across many pixels in each row it crosses; a digit's curve is not.
 LINE_STRAIGHT = 0.25  # of a run: 0.375 character heights
+EDGE_REACH = 2  # px: a box this close to the region's edge reaches it
 
 
 def _horizontal_rulings(
@@ -48,7 +49,8 @@ def _horizontal_rulings(
         # Near the image's edge a run is measured on the part of it that is in the image, so
         # a line printed to the edge is a line to its last pixel, not half a run short of it
         # (the stub would be read as a "1").
-        inside = np.full(mask.shape, 255, np.uint8) if inside is None else inside
+        # The window runs along rows only: unturned, every row's share is the same one row's.
+        inside = np.full((1, mask.shape[1]), 255, np.uint8) if inside is None else inside
         share = cv2.blur(inside, (run, 1), borderType=cv2.BORDER_CONSTANT).astype(np.float32)
         filled = np.where(share >= 128, filled * (255.0 / np.maximum(share, 1.0)), 0)
     # Nine tenths of the run inked: crossings of a grid and JPEG gaps do not break a line. A
@@ -147,7 +149,7 @@ def remove_rulings(
         angle = ruling_angle(guide) if guide is not None else 0.0
         if abs(angle) >= 1.0:
             work, turn = _turned(image, angle)
-            inside, _ = _turned(np.full(image.shape, 255, np.uint8), angle)
+            inside = _turned(np.full(image.shape, 255, np.uint8), angle)[0] if exact else None
             hit = _horizontal_rulings(work, thickness, run, exact, inside).astype(np.uint8)
             back = cv2.invertAffineTransform(turn)
             hit = cv2.warpAffine(hit, back, image.shape[::-1], flags=cv2.INTER_NEAREST) > 0
@@ -180,6 +182,21 @@ def runs_across(x: int, y: int, w: int, h: int, shape: tuple[int, int]) -> tuple
     The region being read reaches a line height beyond the writing on every side, so a printed
     line runs through it edge to edge; a digit, however tall, stops short of them.
     """
+    left, right, top, bottom = _at_edges(x, y, w, h, shape)
+    return left and right, top and bottom
+
+
+def at_sides(x: int, y: int, w: int, h: int, shape: tuple[int, int]) -> tuple[bool, bool]:
+    """Whether a box reaches the left or right (the top or bottom) edge of the region."""
+    left, right, top, bottom = _at_edges(x, y, w, h, shape)
+    return left or right, top or bottom
+
+
+def _at_edges(x: int, y: int, w: int, h: int, shape: tuple[int, int]) -> tuple[bool, ...]:
     height, width = shape
-    reach = 2
-    return x <= reach and x + w >= width - reach, y <= reach and y + h >= height - reach
+    return (
+        x <= EDGE_REACH,
+        x + w >= width - EDGE_REACH,
+        y <= EDGE_REACH,
+        y + h >= height - EDGE_REACH,
+    )

@@ -171,6 +171,6 @@ def test_hard_photos_are_read_through_digits_score(capsys):
     assert score_main([str(labels), "--json", "-q"]) == 0
     scores = json.loads(capsys.readouterr().out)
     assert scores["all"]["images"] == 5
-    # every digit of the five photos but at most two read right, and at least four exactly
-    assert scores["all"]["digit_accuracy"] >= 0.93, scores["all"]["misses"]
-    assert scores["all"]["exact"] >= 4, scores["all"]["misses"]
+    # all five read exactly (the faint 3 read "2 2" when the first look cut its long arm as a
+    # ruling, and this test still passed with one photo allowed to miss)
+    assert scores["all"]["exact"] == 5, scores["all"]["misses"]

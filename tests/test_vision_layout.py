@@ -32,6 +32,24 @@ def test_two_lines_top_first_and_a_wide_gap_stays_in_its_line():
     assert lines[0].items[0].y < lines[1].items[0].y
 
 
+def _zeros_written_small(keep_all: bool) -> list[layout.Line]:
+    # "510006" as written on a real page: 5 and 1 full height, three zeros a third as tall at
+    # the foot of the line, then a 6 taller than the rest, with a wide gap before it
+    five, one = _box_piece(128, 305, 19, 27), _box_piece(153, 301, 13, 35)
+    zeros = [_box_piece(x, 311, 14, 14) for x in (171, 198, 226)]
+    six = _box_piece(256, 286, 16, 45)
+    # the other lines of the page set the typical height, which makes the zeros "small"
+    other = [_box_piece(40 + 30 * k, 100, 20, 40) for k in range(8)]
+    return layout.reading_lines([six, *zeros, one, five, *other], keep_all=keep_all)
+
+
+def test_a_run_of_small_zeros_stays_in_its_line():
+    for keep_all in (False, True):
+        lines = _zeros_written_small(keep_all)
+        assert [[p.x for p in line.items] for line in lines][1] == [128, 153, 171, 198, 226, 256]
+        assert len(lines) == 2
+
+
 def test_the_bar_of_a_five_joins_its_body():
     body = _box_piece(100, 120, 40, 50)
     bar = _box_piece(110, 100, 40, 8)

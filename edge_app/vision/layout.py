@@ -95,9 +95,14 @@ class Line:
 
     @property
     def height(self) -> float:
+        """The writing's height: the upper quartile of its clusters' heights. Digits written
+        small (a run of zeros) are common and must not shrink the line's scale; a tall one (the
+        tail of a 7) is one among several."""
         heights = sorted(p.h for p in self.items)
-        mid = len(heights) // 2
-        return float(heights[mid] if len(heights) % 2 else (heights[mid - 1] + heights[mid]) / 2)
+        pos = 0.75 * (len(heights) - 1)
+        low = int(pos)
+        high = min(low + 1, len(heights) - 1)
+        return float(heights[low] + (pos - low) * (heights[high] - heights[low]))
 
     def course(self) -> tuple[float, float]:
         """(slope, intercept) of the centres of its last few clusters (a curve bends): a
@@ -154,13 +159,13 @@ def reading_lines(clusters: list[Piece], *, keep_all: bool = False) -> list[Line
     Clusters at least :data:`SMALL` of the typical height are chained left to right: each
     joins the line it continues best (near its end, on its course), else starts a line. Lines
     on the same course with a wide gap between them are one line. Smaller clusters join the
-    line they sit in, or are left out (``keep_all``: every cluster starts or joins a line,
+    line they sit in, or are left out (``keep_all``: one that sits in no line starts its own,
     as digits already read must).
     """
     if not clusters:
         return []
     typical = _typical_height(clusters)
-    small_h = 0.0 if keep_all else SMALL * typical
+    small_h = SMALL * typical
     big = sorted((c for c in clusters if c.h >= small_h), key=lambda c: c.cx)
     small = [c for c in clusters if c.h < small_h]
     lines: list[Line] = []
@@ -171,6 +176,9 @@ def reading_lines(clusters: list[Piece], *, keep_all: bool = False) -> list[Line
         else:
             lines.append(Line([c]))
     lines = _join_rows(lines)
+    # Each small cluster is placed by the lines as chained (their extent, height and course),
+    # not as the small ones already placed change them: a run of small zeros is all kept.
+    placed = []
     for c in small:
         best, best_off = None, 0.8
         for line in lines:
@@ -181,7 +189,13 @@ def reading_lines(clusters: list[Piece], *, keep_all: bool = False) -> list[Line
             if off < best_off:
                 best, best_off = line, off
         if best is not None:
-            best.items.append(c)
+            placed.append((best, c))
+        elif keep_all:
+            placed.append((Line(), c))
+    for line, c in placed:
+        line.items.append(c)
+        if len(line.items) == 1:
+            lines.append(line)
     for line in lines:
         line.items.sort(key=lambda p: p.cx)
     lines.sort(key=lambda line: float(np.mean([p.cy for p in line.items])))

@@ -12,8 +12,6 @@ from edge_app.vision import find_digits
 from edge_app.vision.ink import Ink
 from edge_app.vision.pieces import find_pieces
 from edge_app.vision.rulings import remove_rulings
-from trainer.data import read_idx_dir
-from trainer.synth.scenes import SceneMaker
 
 CHAR = 90  # the writing's height in these masks (px)
 
@@ -92,12 +90,11 @@ def test_pieces_of_a_faint_grid_are_taken_out_round_the_digit_on_them():
 
 @pytest.fixture(scope="module")
 def framed_scans() -> list[np.ndarray]:
-    """Two generated tiny scans with a box printed round the amount (seed 5, scans 13 and 38,
-    MNIST test digits of the shipped mini subset): the box's sides ran edge to edge."""
-    mnist = read_idx_dir(Path(__file__).parent / "data" / "mnist-mini")
-    maker = SceneMaker(mnist.x_test, mnist.y_test, seed=5)
-    scans = [maker.make("scan").image for _ in range(39)]
-    return [scans[13], scans[38]]
+    """Two tiny scans with a box printed round the amount (generated scans 13 and 38 of seed 5,
+    kept as files): the box's sides ran edge to edge."""
+    photos = Path(__file__).parent / "data" / "photos"
+    names = ("framed_scan_1.png", "framed_scan_2.png")
+    return [cv2.imread(str(photos / name), cv2.IMREAD_UNCHANGED) for name in names]
 
 
 def test_the_sides_of_a_box_round_a_scan_are_not_read(framed_scans):

@@ -86,8 +86,8 @@ def main() -> int:
         writer.writerows(rows)
 
     # The regression photos, by seed and position (made on an AMD EPYC, Zen 4).
-    crops = maker_at(mnist, 2)
-    scans = maker_at(mnist, 5)
+    crops = SceneMaker(mnist.x_test, mnist.y_test, seed=2)  # the default frame sizes
+    scans = SceneMaker(mnist.x_test, mnist.y_test, seed=5)
     made = [scans.make("scan") for _ in range(39)]
     regressions = {
         "fat_marker_crop.png": [crops.make("crop") for _ in range(80)][79],
@@ -104,13 +104,6 @@ def main() -> int:
         print(f"{name}: {photo.digits!r} {photo.image.shape} {photo.tags}")
     (OUT / "regressions.json").write_text(json.dumps(record, indent=1) + "\n")
     return 0
-
-
-def maker_at(mnist, seed: int):
-    """The generator as the regression photos were made with (its default frame sizes)."""
-    from trainer.synth.scenes import SceneMaker
-
-    return SceneMaker(mnist.x_test, mnist.y_test, seed=seed)
 
 
 if __name__ == "__main__":

@@ -174,3 +174,22 @@ def test_hard_photos_are_read_through_digits_score(capsys):
     # all five read exactly (the faint 3 read "2 2" when the first look cut its long arm as a
     # ruling, and this test still passed with one photo allowed to miss)
     assert scores["all"]["exact"] == 5, scores["all"]["misses"]
+
+
+@needs_int8
+def test_a_small_digit_on_faint_squared_paper_is_read():
+    """Generated single 38 of seed 6 (tests/data/make_vision_fixtures.py), kept as a file: the
+    lengths of the grid that the ink threshold broke off were read as digits and crowded the
+    small 3 out, so nothing was read."""
+    import cv2
+
+    from edge_app.reader import DigitReader
+
+    photos = Path(__file__).parent / "data" / "photos"
+    truth = json.loads((photos / "regressions.json").read_text())["squared_paper.png"]
+    image = cv2.imread(str(photos / "squared_paper.png"), cv2.IMREAD_UNCHANGED)
+    reading = DigitReader(Classifier(INT8)).read(image)
+    assert reading.digits == truth["digits"]
+    ((tx, ty, tw, th),) = truth["boxes"]
+    (x, y, w, h) = reading.detections[0].box
+    assert abs(x - tx) < tw / 2 and abs(y - ty) < th / 2, (reading.detections, truth["boxes"])

@@ -11,7 +11,7 @@ import pytest
 from edge_app.vision import find_digits
 from edge_app.vision.ink import Ink
 from edge_app.vision.pieces import find_pieces
-from edge_app.vision.rulings import remove_rulings
+from edge_app.vision.rulings import goes_on_as_line, remove_rulings
 
 CHAR = 90  # the writing's height in these masks (px)
 
@@ -86,6 +86,42 @@ def test_pieces_of_a_faint_grid_are_taken_out_round_the_digit_on_them():
     pieces = find_pieces(ink, 4.0, char, (False,) * 4)
     # no patch of grid is left to swallow the 3 (each was one piece 5-6 heights across)
     assert max(p.w for p in pieces) < 2 * char, [(p.x, p.y, p.w, p.h) for p in pieces]
+
+
+def _faint_margin_and_a_one(height: int = 300, width: int = 240) -> tuple[Ink, int]:
+    """A margin line printed faint (ink strength 30 of 255) from top to bottom at x = 40, the
+    ink threshold (60) keeping only its darker lengths; a pen "1" (3 px, strength 200, 60 px
+    tall) at x = 150. Returns the ink and the writing's height."""
+    char = 60
+    strength = np.random.default_rng(0).integers(0, 4, (height, width)).astype(np.uint8)
+    strength[:, 40:42] = 30
+    for y0 in (20, 110, 200):  # where the line came out darker
+        strength[y0 : y0 + 25, 40:42] = 80
+    strength[120:180, 150:153] = 200
+    weak = np.where(strength >= 60, 255, 0).astype(np.uint8)
+    return Ink(strength, weak, strength >= 70, np.full(strength.shape, 200, np.uint8)), char
+
+
+def test_lengths_of_a_faint_margin_line_are_not_taken_for_ones():
+    """Each length the threshold left of a faint line looks like a "1" framed alone; the line
+    going on past its ends, fainter, says it is printed."""
+    ink, char = _faint_margin_and_a_one()
+    pieces = find_pieces(ink, 3.0, char, (False,) * 4)
+    assert [(p.x, p.y, p.w, p.h) for p in pieces] == [(150, 120, 3, 60)]
+
+
+def test_a_one_is_not_a_line_even_beside_one_or_filling_its_frame():
+    ink, char = _faint_margin_and_a_one()
+    one = np.ones((60, 3), bool)
+    assert not goes_on_as_line(one, 150, 120, ink.strength, 3.0, char)
+    # a 1 from the top of its frame to the bottom: nothing beyond its ends to say it goes on
+    frame = np.zeros((62, 40), np.uint8)
+    frame[1:61, 18:21] = 200
+    assert not goes_on_as_line(np.ones((60, 3), bool), 18, 1, frame, 3.0, char)
+    # but thin ink spanning a frame twice the writing's height is a line
+    tall = np.zeros((124, 40), np.uint8)
+    tall[1:123, 18:20] = 200
+    assert goes_on_as_line(np.ones((122, 2), bool), 18, 1, tall, 3.0, char)
 
 
 @pytest.fixture(scope="module")

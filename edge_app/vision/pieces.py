@@ -21,14 +21,22 @@ import cv2
 import numpy as np
 
 from edge_app.vision.ink import Ink
-from edge_app.vision.junk import along_border, inkiest, min_piece_area, off_paper
+from edge_app.vision.junk import (
+    along_border,
+    inkiest,
+    min_piece_area,
+    off_paper,
+    pen_in_shadow,
+)
 from edge_app.vision.rulings import (
     at_sides,
     broken_off_ruling,
+    goes_on_as_line,
     looks_like_ruling,
     remove_rulings,
     runs_across,
 )
+from edge_app.vision.scale import TARGET_STROKE
 
 log = logging.getLogger(__name__)
 
@@ -219,7 +227,12 @@ def find_pieces(
             rulings.append(i)
     if horizontal or vertical:
         lines = np.isin(labels, rulings).astype(np.uint8) * 255
-        weak = remove_rulings(weak, horizontal, vertical, stroke, char_height, lines)
+        # A printed line is as thin as the printer made it, whatever the pen: a fat marker's
+        # digit, brought to CHAR_MIN px and so to strokes wider than TARGET_STROKE, must not
+        # widen what counts as a line (and the band cut round it) to eat its own upright stroke
+        # beside a margin line.
+        pen = min(stroke, TARGET_STROKE)
+        weak = remove_rulings(weak, horizontal, vertical, pen, char_height, lines)
         n, labels, stats, strong = _components(weak, ink.strong & (weak > 0))
         keep = np.flatnonzero((stats[:, cv2.CC_STAT_AREA] >= min_area) & (strong > 0))
         keep = keep[keep != 0]
@@ -232,9 +245,12 @@ def find_pieces(
         piece = Piece(x, y, w, h, labels[y : y + h, x : x + w] == i, int(strong[i]))
         if not crop and along_border(border_contact(piece, shape, edges)):
             continue
-        # Grain on a dark table beside the sheet is on a far darker ground than any paper,
-        # even paper in a hand's shadow.
-        if off_paper(_ground(ink.paper, x, y, w, h), paper):
+        # Grain on a dark table beside the sheet is on a far darker ground than paper.
+        if off_paper(_ground(ink.paper, x, y, w, h), paper) and not pen_in_shadow(
+            ink.strength[y : y + h, x : x + w][piece.mask], h, char_height
+        ):
+            continue
+        if not crop and goes_on_as_line(piece.mask, x, y, ink.strength, stroke, char_height):
             continue
         pieces.append(piece)
     log.debug("%d piece(s) of ink", len(pieces))

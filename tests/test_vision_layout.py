@@ -24,6 +24,15 @@ def test_a_slanted_line_is_one_line_left_to_right():
     assert [p.x for p in lines[0].items] == sorted(p.x for p in pieces)
 
 
+def test_a_line_curved_into_an_arch_is_one_line_left_to_right():
+    # seven digits written over a hump: rising steeply, level at the top, falling; the course of
+    # the rising digits overshoots the top ones, the level step from the last digit does not
+    pieces = [_box_piece(40 + 48 * k, 200 + 6 * (k - 3) ** 2, 36, 50) for k in range(7)]
+    lines = layout.reading_lines(pieces[::-1])
+    assert len(lines) == 1
+    assert [p.x for p in lines[0].items] == sorted(p.x for p in pieces)
+
+
 def test_two_lines_top_first_and_a_wide_gap_stays_in_its_line():
     top = [_box_piece(50, 50, 30, 50), _box_piece(90, 52, 30, 50), _box_piece(400, 55, 30, 50)]
     bottom = [_box_piece(60, 200, 30, 50), _box_piece(100, 198, 30, 50)]

@@ -289,19 +289,20 @@ def goes_on_as_line(
     dx, dy = xs - mx, ys - my
     sxx, syy, sxy = float(dx @ dx), float(dy @ dy), float(dx @ dy)
     n = max(xs.size - 1, 1)
-    mean, gap = (sxx + syy) / (2 * n), np.hypot((sxx - syy) / (2 * n), sxy / n)
-    if np.sqrt(max(mean - gap, 0.0)) > LINE_SPREAD * stroke:
+    # The variances along and across the axis are mean +- spread.
+    mean, spread = (sxx + syy) / (2 * n), np.hypot((sxx - syy) / (2 * n), sxy / n)
+    if np.sqrt(max(mean - spread, 0.0)) > LINE_SPREAD * stroke:
         return False
     angle = 0.5 * np.arctan2(2 * sxy, sxx - syy)
     along = np.array([np.cos(angle), np.sin(angle)])
     across = np.array([-along[1], along[0]])
-    half = np.sqrt(3.0 * (mean + gap))  # half the length of a uniform segment
+    half = np.sqrt(3.0 * (mean + spread))  # half the length of a uniform segment
     reach = max(4.0, CONTINUE_REACH * char_height)
     t = np.arange(2.0, reach, 1.0)
     side = CONTINUE_SIDE * stroke
     # Every sample at once: (end, offset across the course, distance past the end). Offsets
-    # 0-2 are the course itself (a pixel either way for a line a little off the fitted axis),
-    # 3 is the course, 4-5 the two sides.
+    # 0-2 are the course and a pixel either way of it (a line a little off the fitted axis),
+    # 3 the course alone (is it inside the image), 4-5 the two sides.
     offsets = np.array([-1.0, 0.0, 1.0, 0.0, side, -side])[None, :, None]
     reach_out = np.array([1.0, -1.0])[:, None, None] * (half + t)[None, None, :]
     px = x + mx + along[0] * reach_out + across[0] * offsets

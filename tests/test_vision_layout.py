@@ -201,15 +201,15 @@ def test_a_model_without_none_reads_whole_clusters():
 # --- a proposal's reading: marks alone on their line -------------------------------------------
 
 
-def _lone_mark(crop: bool, p: float):
+def _lone_mark(crop: bool, p: float, box=(10, 10, 30, 50), size=(100, 100)):
     from edge_app.vision import api, scale
 
     built = lattice.build(layout.Line([_box_piece(10, 10, 30, 50)]), stroke=3)
     candidates = tuple(
-        api.DigitCandidate(np.zeros((28, 28), np.uint8), (0, 0, 1, 1), 0) for _ in built.spans
+        api.DigitCandidate(np.zeros((28, 28), np.uint8), box, 0) for _ in built.spans
     )
-    plan = scale.Plan(False, 1.0, (0, 0, 100, 100), 3.0, 50.0, crop)
-    proposal = api.Proposal(candidates, ((built, 0),), (plan,))
+    plan = scale.Plan(False, 1.0, (0, 0, *size), 3.0, 50.0, crop)
+    proposal = api.Proposal(candidates, ((built, 0),), (plan,), size)
     probs = _probs(built.spans, {})
     probs[0] = 0
     probs[0, [5, 10]] = p, 1 - p  # a 5, or not writing
@@ -224,3 +224,16 @@ def test_a_mark_alone_in_a_scene_is_read_only_when_the_model_is_sure():
 
 def test_a_crop_keeps_its_one_digit_however_unsure():
     assert [c for _, c, _, _ in _lone_mark(crop=True, p=0.7)] == [5]
+
+
+def test_a_lone_mark_the_photos_edge_cuts_is_not_read_unless_it_fills_the_frame():
+    # the visible half of a letter at the top of a frame, which the model takes for a 0
+    assert _lone_mark(crop=False, p=0.97, box=(160, 0, 150, 150), size=(480, 640)) == []
+    # a digit written big enough to touch the frame, framed on purpose
+    big = _lone_mark(crop=False, p=0.97, box=(160, 0, 200, 500), size=(480, 640))
+    assert [c for _, c, _, _ in big] == [5]
+    # the same mark clear of the edge
+    clear = _lone_mark(crop=False, p=0.97, box=(160, 20, 150, 150), size=(480, 640))
+    assert [c for _, c, _, _ in clear] == [5]
+    # a crop is a digit on purpose, cut or not
+    assert [c for _, c, _, _ in _lone_mark(True, 0.97, (0, 0, 20, 20), (480, 640))] == [5]

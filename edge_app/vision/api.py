@@ -32,6 +32,10 @@ MAX_SPANS = 600  # spans classified per image, at most (about 150 digits' worth)
 # beside them says they are writing (the converse of lattice.WRITING_ODDS); a digit written
 # alone is usually written clearly. Crops are digits on purpose and keep every reading.
 ALONE_SURE = 0.85
+# A mark alone on its line that the photo's edge cuts is read only when it fills most of the
+# frame (a digit framed on purpose). Smaller, the camera cut off part of something: a letter's
+# visible half, a shadow's corner, and the model reading a digit in that half says nothing.
+FRAMED = 0.6
 
 
 @dataclass(frozen=True)
@@ -59,11 +63,13 @@ class Proposal:
         lines: per line of every plan, its lattice and the index of its first span in
             ``candidates``.
         plans: how the image was read (scale, region, polarity), one per size of writing.
+        size: (width, height) of the image (boxes are in its pixels); (0, 0) if unknown.
     """
 
     candidates: tuple[DigitCandidate, ...]
     lines: tuple[tuple[lattice.LineLattice, int], ...]
     plans: tuple[scale.Plan, ...]
+    size: tuple[int, int] = (0, 0)
 
     def decode(
         self, probs: np.ndarray, columns: lattice.Columns
@@ -76,11 +82,19 @@ class Proposal:
             rows = probs[offset : offset + len(line_lattice.spans)]
             alone = len(line_lattice.clusters) == 1
             for k, column, p in lattice.decode(line_lattice, rows, columns):
-                if not (alone and p < bar):
-                    chosen.append((offset + k, column, p))
+                if alone and bar and (p < bar or self._cut_off(offset + k)):
+                    continue
+                chosen.append((offset + k, column, p))
         if len(self.plans) > 1:
             chosen = _suppress(chosen, self.candidates)
         return _in_lines(chosen, self.candidates)
+
+    def _cut_off(self, index: int) -> bool:
+        """Whether the photo's edge cuts the candidate and it does not fill the frame."""
+        width, height = self.size
+        x, y, w, h = self.candidates[index].box
+        cut = x <= 0 or y <= 0 or x + w >= width or y + h >= height
+        return bool(width) and cut and h < FRAMED * height and w < FRAMED * width
 
 
 def _iou(a: Box, b: Box) -> float:
@@ -195,7 +209,7 @@ def _read(source: Source, plans: list[scale.Plan]) -> Proposal:
                 box = _box(source, plan, span.piece)
                 candidates.append(DigitCandidate(_frame(ink, span), box, index))
     log.debug("%d plan(s), %d span(s) to classify", len(plans), len(candidates))
-    return Proposal(tuple(candidates), tuple(lattices), tuple(plans))
+    return Proposal(tuple(candidates), tuple(lattices), tuple(plans), source.original_size)
 
 
 def propose(image: np.ndarray) -> list[Proposal]:

@@ -67,3 +67,19 @@ def test_a_fat_marker_digit_is_not_taken_for_the_table():
         if min(x + w, tx + tw) - max(x, tx) > tw / 2 and min(y + h, ty + th) - max(y, ty) > th / 2
     ]  # fmt: skip
     assert on_digit, (truth["boxes"], boxes)
+
+
+@pytest.mark.parametrize(
+    "shape", [(480, 640), (600, 800), (3000, 4000), (2592, 4608), (1001, 1999)]
+)
+def test_a_thumbnail_is_the_whole_image_at_its_side(shape):
+    # a smooth photo-like image: light paper, a dark band, a vignette
+    yy, xx = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
+    gray = 200 - 60 * ((xx / shape[1] - 0.5) ** 2 + (yy / shape[0] - 0.5) ** 2)
+    gray[:, shape[1] // 3 : shape[1] // 2] -= 80
+    source = load(gray.astype(np.uint8))
+    small = source.thumbnail(scale.COARSE_SIDE)
+    whole = source.view(scale.COARSE_SIDE / max(shape))
+    assert small.shape == whole.shape and max(small.shape) == scale.COARSE_SIDE
+    assert np.abs(small.astype(int) - whole).mean() < 1.0
+    assert abs(float(np.median(small)) - float(np.median(whole))) <= 1

@@ -53,6 +53,25 @@ class Source:
         method = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR_EXACT
         return cv2.resize(crop, size, interpolation=method)
 
+    def thumbnail(self, side: int) -> np.ndarray:
+        """The whole image shrunk to at most ``side`` px a side, for judging it as a whole (its
+        median, where its bright part is): ``view`` at that scale, only faster. OpenCV shrinks
+        fast by a whole factor only; by any other it is halved first while over twice as big
+        (a 12 MP photo's thumbnail took 27 ms in one step, 5 ms so).
+        """
+        height, width = self.gray.shape
+        scale = min(1.0, side / max(height, width))
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        if size == (width, height):
+            return np.ascontiguousarray(self.gray)
+        small = self.gray
+        if width % size[0] or height % size[1]:
+            while small.shape[1] >= 2 * size[0] and small.shape[0] >= 2 * size[1]:
+                even = small[: small.shape[0] // 2 * 2, : small.shape[1] // 2 * 2]
+                small = cv2.resize(even, (even.shape[1] // 2, even.shape[0] // 2),
+                                   interpolation=cv2.INTER_AREA)  # fmt: skip
+        return cv2.resize(small, size, interpolation=cv2.INTER_AREA)
+
     def box_to_original(self, x: float, y: float, w: float, h: float) -> Box:
         """Map a box in ``gray`` pixels to the input image's pixel coordinates (clipped)."""
         width, height = self.original_size

@@ -114,7 +114,7 @@ def polarities(source: Source) -> list[bool]:
     if max(source.original_size) <= CROP_SIDE:
         border = np.concatenate([gray[0], gray[-1], gray[:, 0], gray[:, -1]])
         return [bool(np.median(border) < 128)]
-    small = source.view(min(1.0, COARSE_SIDE / max(gray.shape)))
+    small = source.thumbnail(COARSE_SIDE)
     if median_gray(small) >= DARK:
         return [False]
     # A dark image: light ink on a black ground, or a sheet on a dark table. Strokes, not a

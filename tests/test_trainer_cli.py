@@ -37,7 +37,7 @@ def test_help_lists_flags_and_defaults(capsys):
     for flag in ("--out", "--arch", "--compare", "--epochs", "--batch-size", "--limit", "--seed",
                  "--data-dir", "--resume", "--no-eda", "-v", "-q"):  # fmt: skip
         assert flag in out
-    assert "(default: 20)" in out and "edge-cnn" in out
+    assert f"(default: {TrainConfig().epochs})" in out and "edge-cnn" in out
     for flag in ("--ensemble", "--finetune", "--extra-data", "--holdout", "--mnist-images"):
         assert flag in out
 

@@ -19,7 +19,7 @@ import numpy as np
 from edge_app.vision import lattice, layout, scale
 from edge_app.vision.framing import frame_ink
 from edge_app.vision.image import Box, Source, load
-from edge_app.vision.ink import Ink, flat_paper, stroke_ink
+from edge_app.vision.ink import Ink, flat_paper, stroke_ink, upper_tenth
 from edge_app.vision.pieces import Piece, find_pieces
 
 log = logging.getLogger(__name__)
@@ -146,11 +146,7 @@ def _frame(ink: Ink, span: lattice.Span) -> np.ndarray:
     core = strength[mask > 0]
     # Scale each span's own ink to full white: a grey pencil digit and a black marker digit
     # must look alike to a classifier trained on saturated MNIST strokes.
-    level = (
-        float(np.partition(core, int(0.9 * (core.size - 1)))[int(0.9 * (core.size - 1))])
-        if core.size
-        else 255.0
-    )
+    level = upper_tenth(core) if core.size else 255.0
     gain = 1.0 / max(level, 0.05 * 255)
     return frame_ink(np.minimum(strength.astype(np.float32) * np.float32(gain), 1.0))
 

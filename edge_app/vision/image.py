@@ -25,6 +25,11 @@ MAX_GRAY_PIXELS = 24_000_000
 Box = tuple[int, int, int, int]
 
 
+def _scaled(width: int, height: int, scale: float) -> tuple[int, int]:
+    """(width, height) of an image of that size resized by ``scale``, at least 1 px a side."""
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
 @dataclass(frozen=True)
 class Source:
     """The input as one gray image, and the way back to the input's pixel coordinates.
@@ -47,7 +52,7 @@ class Source:
         """
         x, y, w, h = roi if roi is not None else (0, 0, self.gray.shape[1], self.gray.shape[0])
         crop = self.gray[y : y + h, x : x + w]
-        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        size = _scaled(w, h, scale)
         if size == (w, h):
             return np.ascontiguousarray(crop)
         method = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR_EXACT
@@ -61,7 +66,7 @@ class Source:
         """
         height, width = self.gray.shape
         scale = min(1.0, side / max(height, width))
-        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        size = _scaled(width, height, scale)
         if size == (width, height):
             return np.ascontiguousarray(self.gray)
         small = self.gray

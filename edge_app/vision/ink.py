@@ -62,6 +62,13 @@ def median_gray(gray: np.ndarray, q: float = 0.5) -> int:
     return int(np.searchsorted(np.cumsum(hist), hist.sum() * q))
 
 
+def upper_tenth(values: np.ndarray) -> float:
+    """The level nine tenths of ``values`` (a flat array, not empty) are at or below: how dark
+    a piece's ink is, its palest fringe and a stray dark pixel aside."""
+    k = int(0.9 * (values.size - 1))
+    return float(np.partition(values, k)[k])
+
+
 def _small(gray: np.ndarray) -> np.ndarray:
     height, width = gray.shape
     factor = max(1.0, max(height, width) / BACKGROUND_SIDE)

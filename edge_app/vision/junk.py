@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from edge_app.vision.ink import upper_tenth
+
 # --- the first look's marks -------------------------------------------------------------------
 MIN_MARK_AREA = 6  # px at the first look
 MIN_MARK_HEIGHT = 3  # px at the first look
@@ -115,5 +117,4 @@ def pen_in_shadow(strength: np.ndarray, height: int, char_height: float) -> bool
     ``strength`` holds its pixels' ink strength (uint8, 255 = black), ``height`` its height."""
     if height < PEN_TALL * char_height or strength.size == 0:
         return False
-    tenth = int(0.9 * (strength.size - 1))
-    return float(np.partition(strength, tenth)[tenth]) >= PEN_DARK * 255
+    return upper_tenth(strength) >= PEN_DARK * 255

@@ -4,6 +4,7 @@ boxes stand in for pieces and the probabilities are written by hand."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from edge_app.vision import lattice, layout
@@ -106,6 +107,27 @@ def test_decode_cuts_two_digits_run_together():
             reading[(span.start, span.end)] = (0, 0.97)
     chosen = lattice.decode(built, _probs(built.spans, reading), COLUMNS)
     assert [c for _, c, _ in chosen] == [0, 0]
+
+
+def test_a_whole_string_written_in_one_stroke_is_cut_along_its_whole_width():
+    """Eight zeros the pen never left, each joined to the next by a stroke along the bottom
+    (a touching string is one cluster): a cut between every two, not only near the left
+    end, so each digit can be read alone."""
+    height, digit, n = 50, 34, 8
+    mask = np.zeros((height, n * digit), np.uint8)
+    for k in range(n):
+        cv2.ellipse(mask, (k * digit + digit // 2, height // 2), (digit // 2 - 3, height // 2 - 2),
+                    0, 0, 360, 1, 3)  # fmt: skip
+    cv2.line(mask, (digit // 2, height - 3), (n * digit - digit // 2, height - 3), 1, 3)
+    ring = Piece(10, 10, mask.shape[1], height, mask > 0, int(mask.sum()))
+    built = lattice.build(layout.Line([ring]), stroke=3)
+    reading = {(0, built.atoms): (11, 0.99)}
+    for span in built.spans:
+        offset = (span.piece.x - 10) / digit
+        if abs(span.piece.w - digit) <= 8 and abs(offset - round(offset)) <= 0.2:
+            reading[(span.start, span.end)] = (round(offset), 0.97)
+    chosen = lattice.decode(built, _probs(built.spans, reading), COLUMNS)
+    assert [c for _, c, _ in chosen] == list(range(n))
 
 
 def test_decode_skips_what_is_not_a_digit_and_reads_the_rest():

@@ -87,10 +87,17 @@ class LineLattice:
 
 def _cut_columns(c: Piece, height: float, stroke: float) -> list[int]:
     """Columns where ``c`` may be cut into digits: thin places of its column profile, and the
-    even divisions into as many digits as its width holds."""
+    even divisions into as many digits as its width holds.
+
+    A cluster of ``n`` digits' width gets up to ``2 n`` cuts (at least 6) spread over its whole
+    width: a whole string written into one stroke ("1525/89021", the pen never lifted) needs
+    a cut between every two digits, not only near its left end.
+    """
     profile = c.mask.sum(axis=0).astype(float)
     w = c.w
-    lo, hi = int(0.2 * w), int(0.8 * w)
+    n = max(2, round(w / (DIGIT_WIDTH * height)))
+    lo = int(min(0.2 * w, 0.3 * height))
+    hi = w - lo
     cuts: list[int] = []
     if hi > lo + 2:
         smooth = np.convolve(profile, np.ones(3) / 3, mode="same")
@@ -102,8 +109,7 @@ def _cut_columns(c: Piece, height: float, stroke: float) -> list[int]:
             and inner[k] <= 2.5 * stroke
         ]  # fmt: skip
         minima.sort(key=lambda col: smooth[col])
-        cuts.extend(minima[:3])
-    n = max(2, round(w / (DIGIT_WIDTH * height)))
+        cuts.extend(minima[: max(3, n + 1)])
     for parts in {n - 1, n, n + 1} - {0, 1}:
         cuts.extend(int(round(w * k / parts)) for k in range(1, parts))
     spaced: list[int] = []
@@ -112,7 +118,16 @@ def _cut_columns(c: Piece, height: float, stroke: float) -> list[int]:
             abs(col - s) >= 0.15 * height for s in spaced
         ):
             spaced.append(col)
-    return spaced[:6]
+    cap = max(6, 2 * n)
+    if len(spaced) <= cap:
+        return spaced
+    # Too many to keep: the thinnest places first, then even divisions, so every part of the
+    # cluster keeps its cuts.
+    keep = set(sorted(spaced, key=lambda col: profile[col])[: cap // 2])
+    rest = [col for col in spaced if col not in keep]
+    step = len(rest) / (cap - len(keep))
+    keep.update(rest[int(k * step)] for k in range(cap - len(keep)))
+    return sorted(keep)
 
 
 def _atoms(c: Piece, height: float, stroke: float) -> list[tuple[Piece, bool, bool]]:

@@ -69,6 +69,29 @@ def test_a_fat_marker_digit_is_not_taken_for_the_table():
     assert on_digit, (truth["boxes"], boxes)
 
 
+def test_writing_measured_closer_is_not_swapped_for_the_table_beside_it():
+    """Thin pencil digits on a sheet, a strip of blue table along the photo's left edge
+    (generated string 43 of seed 700201, kept as a file). The first look sees the pencil too
+    thin to measure and looks closer at the writing's region, which takes in the strip: the
+    strip, heavier than the writing, set the scale (330 px "characters") and nothing was read."""
+    image = cv2.imread(str(PHOTOS / "sheet_on_table.png"))
+    truth = json.loads((PHOTOS / "regressions.json").read_text())["sheet_on_table.png"]
+    assert "table" in truth["tags"]
+    tall = float(np.median([box[3] for box in truth["boxes"]]))
+    source = load(image)
+    plans = scale.plan(source, False)
+
+    def holds_the_writing(plan: scale.Plan) -> bool:
+        x, y, w, h = plan.roi
+        inside = all(
+            x <= bx and y <= by and bx + bw <= x + w and by + bh <= y + h
+            for bx, by, bw, bh in truth["boxes"]
+        )
+        return inside and 0.5 <= plan.char_height / plan.scale / tall <= 2.0
+
+    assert any(holds_the_writing(p) for p in plans), (tall, plans)
+
+
 @pytest.mark.parametrize(
     "shape", [(480, 640), (600, 800), (3000, 4000), (2592, 4608), (1001, 1999)]
 )

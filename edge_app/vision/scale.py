@@ -195,7 +195,11 @@ def plan(source: Source, inverted: bool) -> list[Plan]:
             closer, _, _ = _look(source, inverted, look, roi, crop, stroke)
             if not closer:
                 break
-            group = _modes(closer)[0]
+            # The same writing, measured closer: the heaviest size of ink lying mostly where
+            # this group's marks lie (not a table's strip the region took in beside them).
+            modes = _modes(closer)
+            inside = [g for g in modes if _weight_within(g, group) >= 0.5 * _weight(g)]
+            group = (inside or modes)[0]
         found = _plan(group, inverted, crop, gray.shape)
         if seen is not None and look == factor and 1 / REUSE <= found.scale / factor <= REUSE:
             ratio = factor / found.scale
@@ -203,6 +207,22 @@ def plan(source: Source, inverted: bool) -> list[Plan]:
                             char_height=found.char_height * ratio, seen=seen)  # fmt: skip
         plans.append(found)
     return _merged(plans)
+
+
+def _weight(group: list[Mark]) -> float:
+    return sum(m.weight for m in group)
+
+
+def _weight_within(group: list[Mark], where: list[Mark]) -> float:
+    """The weight of the marks of ``group`` whose centre lies in a box of ``where``."""
+    boxes = np.array([m.box for m in where], float)
+    total = 0.0
+    for m in group:
+        cx, cy = m.box[0] + m.box[2] / 2, m.box[1] + m.box[3] / 2
+        inside = (boxes[:, 0] <= cx) & (cx <= boxes[:, 0] + boxes[:, 2])
+        inside &= (boxes[:, 1] <= cy) & (cy <= boxes[:, 1] + boxes[:, 3])
+        total += m.weight * bool(inside.any())
+    return total
 
 
 def _bulk(group: list[Mark]) -> list[Mark]:

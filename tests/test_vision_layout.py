@@ -259,3 +259,34 @@ def test_a_lone_mark_the_photos_edge_cuts_is_not_read_unless_it_fills_the_frame(
     assert [c for _, c, _, _ in clear] == [5]
     # a crop is a digit on purpose, cut or not
     assert [c for _, c, _, _ in _lone_mark(True, 0.97, (0, 0, 20, 20), (480, 640))] == [5]
+
+
+def _column_of(count: int, tall: int, size=(640, 480)):
+    """``count`` lone marks ``tall`` px high, one per line, each read a 5 at 0.97."""
+    from edge_app.vision import api, scale
+
+    candidates, lines, rows = [], [], []
+    for k in range(count):
+        built = lattice.build(layout.Line([_box_piece(10, 10, 30, 50)]), stroke=3)
+        lines.append((built, len(candidates)))
+        box = (300, 40 + 3 * tall * k, tall * 3 // 4, tall)
+        candidates += [api.DigitCandidate(np.zeros((28, 28), np.uint8), box, k)] * len(built.spans)
+        probs = _probs(built.spans, {})
+        probs[0] = 0
+        probs[0, [5, 10]] = 0.97, 0.03
+        rows.append(probs)
+    plan = scale.Plan(False, 1.0, (0, 0, *size), 3.0, 50.0, False)
+    proposal = api.Proposal(tuple(candidates), tuple(lines), (plan,), size)
+    return [c for _, c, _, _ in proposal.decode(np.concatenate(rows), COLUMNS)]
+
+
+def test_a_speck_with_nothing_written_near_it_is_not_read():
+    # 12 px in a 640x480 frame (2.5% of its height): a speck of dust the model takes for a 5
+    assert _column_of(1, tall=12) == []
+    assert _column_of(2, tall=12) == []
+    # a digit photographed on its own is framed far bigger
+    assert _column_of(1, tall=40) == [5]
+    # small marks in a column, one per line, are writing (a list of marks on a page)
+    assert _column_of(3, tall=12) == [5, 5, 5]
+    # a crop keeps its digit however small
+    assert [c for _, c, _, _ in _lone_mark(True, 0.97, (40, 40, 10, 12), (640, 480))] == [5]

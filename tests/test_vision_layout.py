@@ -34,6 +34,23 @@ def test_a_line_curved_into_an_arch_is_one_line_left_to_right():
     assert [p.x for p in lines[0].items] == sorted(p.x for p in pieces)
 
 
+def test_a_digit_the_curve_carried_below_its_neighbours_stays_in_its_line():
+    # "0625" on a bent line: the 6 sits most of a line height below the 0 and the 2 beside it
+    # (generated string 3 of seed 700201 read "025 6")
+    zero, six, two, five = (_box_piece(80, 166, 56, 66), _box_piece(170, 232, 52, 60),
+                            _box_piece(256, 138, 46, 82), _box_piece(332, 130, 80, 68))  # fmt: skip
+    lines = layout.reading_lines([five, six, zero, two])
+    assert [[p.x for p in line.items] for line in lines] == [[80, 170, 256, 332]]
+
+
+def test_a_digit_of_the_next_line_under_a_gap_is_not_pulled_up():
+    # two lines of a page 1.6 line heights apart; the lower one's digit sits under a gap
+    top = [_box_piece(40, 100, 36, 50), _box_piece(160, 100, 36, 50), _box_piece(220, 100, 36, 50)]
+    below = _box_piece(100, 180, 36, 50)
+    lines = layout.reading_lines([*top, below])
+    assert [[p.x for p in line.items] for line in lines] == [[40, 160, 220], [100]]
+
+
 def test_two_lines_top_first_and_a_wide_gap_stays_in_its_line():
     top = [_box_piece(50, 50, 30, 50), _box_piece(90, 52, 30, 50), _box_piece(400, 55, 30, 50)]
     bottom = [_box_piece(60, 200, 30, 50), _box_piece(100, 198, 30, 50)]

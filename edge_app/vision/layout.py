@@ -21,6 +21,12 @@ from edge_app.vision.pieces import Piece, merge
 # A piece shorter than this share of the writing's typical height does not start a line of its
 # own (a dot, a dash, a fragment); it joins the line it sits in.
 SMALL = 0.45
+# A short line lying in a gap of a longer one, within this many of its line heights of the
+# level the gap's two sides are at, is part of it: a digit the curve of a line carried below
+# (or above) its neighbours. Another line of writing is further off (ruled lines are 1.5 line
+# heights apart and more), and it is not held within one gap of the line above it.
+GAP_OFF = 1.0
+GAP_CLUSTERS = 3  # a line of at most this many clusters may be such a digit
 # How far the next digit of a line may be: its gap (in line heights) and how far off the line's
 # course its centre may be (in line heights), for the second digit (no course known yet) and
 # for the later ones.
@@ -183,7 +189,7 @@ def reading_lines(clusters: list[Piece], *, keep_all: bool = False) -> list[Line
             min(scored, key=lambda s: s[0])[1].items.append(c)
         else:
             lines.append(Line([c]))
-    lines = _join_rows(lines)
+    lines = _fill_gaps(_join_rows(lines))
     # Each small cluster is placed by the lines as chained (their extent, height and course),
     # not as the small ones already placed change them: a run of small zeros is all kept.
     placed = []
@@ -238,3 +244,41 @@ def _join_rows(lines: list[Line]) -> list[Line]:
             lines[best].items.extend(b.items)
             ends[best] = max(ends[best], max(p.right for p in b.items))
     return [lines[i] for i in kept]
+
+
+def _fill_gaps(lines: list[Line]) -> list[Line]:
+    """Put a short line that lies within a gap of another line into it (see GAP_OFF)."""
+    if len(lines) < 2:
+        return lines
+    # Measured once: each line's clusters left to right, its extent and its height.
+    rows = [sorted(line.items, key=lambda p: p.cx) for line in lines]
+    extents = [(min(p.x for p in r), max(p.right for p in r)) for r in rows]
+    heights = [line.height for line in lines]
+    hosts = sorted(range(len(lines)), key=lambda k: -len(rows[k]))
+    gone: set[int] = set()
+    for j in sorted(range(len(lines)), key=lambda k: len(rows[k])):
+        if len(rows[j]) > GAP_CLUSTERS:
+            break
+        left, right = extents[j]
+        cy = float(np.mean([p.cy for p in rows[j]]))
+        for i in hosts:
+            if len(rows[i]) <= len(rows[j]):
+                break
+            h = heights[i]
+            if (i in gone or not extents[i][0] < left < right < extents[i][1]
+                    or not 0.5 <= heights[j] / h <= 2.0):  # fmt: skip
+                continue
+            between = [
+                (a, b) for a, b in zip(rows[i], rows[i][1:], strict=False)
+                if left >= a.right - 0.2 * h and right <= b.x + 0.2 * h
+            ]  # fmt: skip
+            if not between:
+                continue
+            a, b = between[0]
+            t = (0.5 * (left + right) - a.cx) / max(b.cx - a.cx, 1.0)
+            if abs(cy - (a.cy + t * (b.cy - a.cy))) <= GAP_OFF * h:
+                lines[i].items.extend(rows[j])
+                lines[i].items.sort(key=lambda p: p.cx)
+                gone.add(j)
+                break
+    return [line for k, line in enumerate(lines) if k not in gone]

@@ -23,8 +23,8 @@ from edge_app.vision.pieces import Piece, merge
 SMALL = 0.45
 # A short line lying in a gap of a longer one, within this many of its line heights of the
 # level the gap's two sides are at, is part of it: a digit the curve of a line carried below
-# (or above) its neighbours. Another line of writing is further off (ruled lines are 1.5 line
-# heights apart and more), and it is not held within one gap of the line above it.
+# (or above) its neighbours. Another line of writing is usually further off (ruled lines are
+# about 1.5 line heights apart), and it is not held within one gap of the line above it.
 GAP_OFF = 1.0
 GAP_CLUSTERS = 3  # a line of at most this many clusters may be such a digit
 # How far the next digit of a line may be: its gap (in line heights) and how far off the line's

@@ -89,9 +89,9 @@ def _modes(marks: list[Mark]) -> list[list[Mark]]:
             groups[-1].append(mark)
         else:
             groups.append([mark])
-    groups.sort(key=lambda g: -sum(m.weight for m in g))
-    top = sum(m.weight for m in groups[0])
-    return [g for g in groups if sum(m.weight for m in g) >= MODE_SHARE * top][:MAX_MODES]
+    groups.sort(key=lambda g: -_weight(g))
+    top = _weight(groups[0])
+    return [g for g in groups if _weight(g) >= MODE_SHARE * top][:MAX_MODES]
 
 
 def _grow(box: Box, margin: float, shape: tuple[int, int]) -> Box:
@@ -210,6 +210,7 @@ def plan(source: Source, inverted: bool) -> list[Plan]:
 
 
 def _weight(group: list[Mark]) -> float:
+    """How much a group of marks counts: the sum of its marks' weights."""
     return sum(m.weight for m in group)
 
 

@@ -147,6 +147,46 @@ def test_a_whole_string_written_in_one_stroke_is_cut_along_its_whole_width():
     assert [c for _, c, _ in chosen] == list(range(n))
 
 
+def test_a_ruled_line_run_into_a_digit_is_left_out_and_the_digit_read():
+    """A "2" whose base runs into a ruling: one cluster as wide as the page. The model calls
+    the whole "cut" and the ruling's lengths "none"; the digit is read, not lost with the line
+    (seed 700001's photo 174 read nothing)."""
+    height = 50
+    mask = np.zeros((height, 340), np.uint8)
+    cv2.ellipse(mask, (20, 25), (17, 22), 0, 0, 360, 1, 3)
+    cv2.line(mask, (20, height - 3), (339, height - 3), 1, 3)
+    cluster = Piece(10, 10, mask.shape[1], height, mask > 0, int(mask.sum()))
+    built = lattice.build(layout.Line([cluster]), stroke=3)
+    reading = {(0, built.atoms): (11, 0.8)}
+    for span in built.spans:
+        if span.piece.x + span.piece.w <= 10 + 45 and span.start == 0:
+            reading[(span.start, span.end)] = (2, 0.99)
+        elif span.piece.x >= 10 + 40 and span.cluster < 0:
+            reading[(span.start, span.end)] = (10, 0.8)
+    chosen = lattice.decode(built, _probs(built.spans, reading), COLUMNS)
+    assert [c for _, c, _ in chosen] == [2]
+
+
+def test_a_flat_part_the_model_calls_cut_stays_in_its_digit():
+    """A "7" with a long bar: the bar alone is flat too, but the model calls it "cut" (digit
+    ink) before "none", so the digit is read whole, not as the "1" of its stem, however unsure
+    of the whole the model is."""
+    height = 50
+    mask = np.zeros((height, 120), np.uint8)
+    cv2.line(mask, (0, 1), (119, 1), 1, 3)
+    cv2.line(mask, (119, 1), (100, height - 1), 1, 3)
+    seven = Piece(10, 10, mask.shape[1], height, mask > 0, int(mask.sum()))
+    built = lattice.build(layout.Line([seven]), stroke=3)
+    reading = {(0, built.atoms): (7, 0.4)}
+    for span in built.spans:
+        if span.end == built.atoms and span.cluster < 0:
+            reading[(span.start, span.end)] = (1, 0.99)
+        elif span.cluster < 0:  # the bar: "none" 0.45, "cut" 0.55
+            reading[(span.start, span.end)] = (10, 0.45)
+    chosen = lattice.decode(built, _probs(built.spans, reading), COLUMNS)
+    assert [c for _, c, _ in chosen] == [7]
+
+
 def test_decode_skips_what_is_not_a_digit_and_reads_the_rest():
     built = lattice.build(_line_of([30, 30, 30], gap=40), stroke=3)
     reading = {(0, 1): (4, 0.99), (1, 2): (10, 0.97), (2, 3): (2, 0.95)}

@@ -54,6 +54,13 @@ SPECK = 0.25
 # so cannot know its size, says (a thin "1" framed alone is a bar like any other).
 SURE = 0.9
 WRITING_ODDS = 2.0
+# A part of a cluster this much flatter than the cluster, that the model calls "none" before
+# anything else, may be left out of it: a ruled line or an underline run into a digit leaves
+# the digit's cluster as wide as the page, and skipping only whole clusters then lost the digit
+# with the line. A flat part of a digit (a 7's bar, a 2's base) framed alone reads "cut" or a
+# digit, and the digit read whole outscores it left out.
+FLAT = 0.5
+LONG = 2.5
 
 
 @dataclass(frozen=True)
@@ -242,21 +249,39 @@ def _peer_height(lattice: LineLattice, whole: dict[int, int], top_p: np.ndarray)
     return float(np.median(sure)) if len(sure) >= 2 else math.inf
 
 
+def _flat_parts(lattice: LineLattice, probs: np.ndarray, none: int) -> list[tuple[int, int, float]]:
+    """The parts of clusters that may be left out (see :data:`FLAT`): ``(end atom, first atom,
+    probability of "none")`` per span."""
+    height = {}
+    for span in lattice.spans:
+        if span.cluster >= 0:
+            start, end = lattice.clusters[span.cluster]
+            height.update({atom: span.piece.h for atom in range(start, end)})
+    return [
+        (span.end, span.start, float(probs[k, none]))
+        for k, span in enumerate(lattice.spans)
+        if span.cluster < 0
+        and span.piece.h < FLAT * height.get(span.start, 0)
+        and span.piece.w >= LONG * span.piece.h
+        and int(probs[k].argmax()) == none
+    ]
+
+
 def _skips(
     lattice: LineLattice, probs: np.ndarray, columns: Columns, top_p: np.ndarray
-) -> tuple[dict[int, tuple[int, float]], set[int]]:
-    """What skipping each cluster as not writing costs: ``{first atom: (end atom, probability)}``,
+) -> tuple[dict[int, list[tuple[int, float]]], set[int]]:
+    """What skipping each cluster as not writing costs: ``{first atom: [(end atom, probability)]}``,
     and the whole-cluster spans its line says are writing (their "none" counted WRITING_ODDS
     times less). A cluster with no whole span (too wide to be one digit) is skipped for free."""
     whole = {span.cluster: k for k, span in enumerate(lattice.spans) if span.cluster >= 0}
     tallest = max((lattice.spans[k].piece.h for k in whole.values()), default=0)
     peers = _peer_height(lattice, whole, top_p)
-    skips: dict[int, tuple[int, float]] = {}
+    skips: dict[int, list[tuple[int, float]]] = {}
     writing: set[int] = set()
     for cluster, (start, end) in enumerate(lattice.clusters):
         k = whole.get(cluster)
         if k is None:
-            skips[start] = (end, 1.0)
+            skips[start] = [(end, 1.0)]
             continue
         p_none = float(probs[k, columns.none])
         if columns.cut is not None and _speck(lattice.spans[k], tallest):
@@ -264,7 +289,7 @@ def _skips(
         elif lattice.spans[k].piece.h >= TALL * peers:
             p_none /= WRITING_ODDS
             writing.add(k)
-        skips[start] = (end, p_none)
+        skips[start] = [(end, p_none)]
     return skips, writing
 
 
@@ -302,11 +327,12 @@ def decode(
     for k, span in enumerate(lattice.spans):
         by_start.setdefault(span.start, []).append(k)
     skips, writing = _skips(lattice, probs, columns, top_p)
+    for end, start, p_skip in _flat_parts(lattice, probs, columns.none):
+        skips.setdefault(start, []).append((end, p_skip))
     for i in range(n):
         if best[i] == -math.inf:
             continue
-        if i in skips:
-            end, p_skip = skips[i]
+        for end, p_skip in skips.get(i, ()):
             score = best[i] + math.log(max(p_skip, LOG_FLOOR))
             if score > best[end]:
                 best[end], back[end] = score, (i, -1, -1)

@@ -124,6 +124,25 @@ def test_a_one_is_not_a_line_even_beside_one_or_filling_its_frame():
     assert goes_on_as_line(np.ones((122, 2), bool), 18, 1, tall, 3.0, char)
 
 
+def test_a_grid_line_running_off_the_sheet_onto_the_table_is_a_line():
+    """A grid line's last length, from a break in it to the sheet's edge, goes on (fainter) at
+    one end only: past the other lies the dark table, as good as the image's edge. A 1 of the
+    same length whose end is on paper is still a 1."""
+    char, stroke = 60, 3.0
+    strength = np.random.default_rng(1).integers(0, 4, (240, 80)).astype(np.uint8)
+    paper = np.full(strength.shape, 200, np.uint8)
+    paper[150:] = 40  # the sheet ends at row 150; a dark table beyond
+    strength[:90, 30:32] = 30  # the line, faint above the break
+    strength[92:150, 30:32] = 200  # its last length, to the sheet's edge
+    stub = np.ones((58, 2), bool)
+    assert goes_on_as_line(stub, 30, 92, strength, stroke, char, paper, 0.5 * 200)
+    # without the paper to say where the sheet ends the table reads as paper with no line on it
+    assert not goes_on_as_line(stub, 30, 92, strength, stroke, char)
+    # a 1 ending on paper, short of the sheet's edge, is no line
+    strength[100:140, 60:62] = 200
+    assert not goes_on_as_line(np.ones((40, 2), bool), 60, 100, strength, stroke, char, paper, 100)
+
+
 @pytest.fixture(scope="module")
 def framed_scans() -> list[np.ndarray]:
     """Two tiny scans with a box printed round the amount (generated scans 13 and 38 of seed 5,

@@ -22,6 +22,7 @@ import numpy as np
 
 from edge_app.vision.ink import Ink
 from edge_app.vision.junk import (
+    OFF_PAPER,
     along_border,
     inkiest,
     min_piece_area,
@@ -250,7 +251,9 @@ def find_pieces(
             ink.strength[y : y + h, x : x + w][piece.mask], h, char_height
         ):
             continue
-        if not crop and goes_on_as_line(piece.mask, x, y, ink.strength, stroke, char_height):
+        if not crop and goes_on_as_line(
+            piece.mask, x, y, ink.strength, stroke, char_height, ink.paper, OFF_PAPER * paper
+        ):
             continue
         pieces.append(piece)
     log.debug("%d piece(s) of ink", len(pieces))

@@ -272,12 +272,21 @@ def _at(strength: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray,
 
 
 def goes_on_as_line(
-    mask: np.ndarray, x: int, y: int, strength: np.ndarray, stroke: float, char_height: float
+    mask: np.ndarray,
+    x: int,
+    y: int,
+    strength: np.ndarray,
+    stroke: float,
+    char_height: float,
+    paper: np.ndarray | None = None,
+    off_sheet: float = 0.0,
 ) -> bool:
     """Whether a piece of ink (bool ``mask`` at ``x, y`` of ``strength``, the working image's
     ink strength) is a straight piece of a printed line that runs on past both its ends (or to
     the image's edge): a ruling, a margin or a grid line the ink threshold broke into lengths.
-    An end with too little of the image beyond it to tell is at the image's edge."""
+    An end with too little of the image beyond it to tell is at the image's edge; given the
+    ``paper`` brightness map, so is an end whose course runs off the sheet (ground darker than
+    ``off_sheet``), where a grid line stops at the table the sheet lies on."""
     h, w = mask.shape
     # Cheap tests first (most pieces are grain): a length of line is at least LINE_MIN strokes
     # long, and as thin as LINE_SPREAD allows it is under 2 strokes wide, so its area is small.
@@ -308,11 +317,15 @@ def goes_on_as_line(
     px = x + mx + along[0] * reach_out + across[0] * offsets
     py = y + my + along[1] * reach_out + across[1] * offsets
     value, ok = _at(strength, px, py)
+    ground = _at(paper, px[:, 3], py[:, 3])[0] if paper is not None else None
     ends = edge = 0
     for end in range(2):
         inside = ok[end, 3]
+        if ground is not None:
+            # Past the sheet's edge (a table beyond it) is as good as past the image's.
+            inside = inside & (ground[end] >= off_sheet)
         if np.count_nonzero(inside) < _ROOM * t.size:
-            edge += 1  # runs to the image's edge
+            edge += 1  # runs to the image's (or the sheet's) edge
             continue
         course = value[end, :3].max(axis=0)
         near = np.where(ok[end, 4:], value[end, 4:], -1).max(axis=0)

@@ -25,6 +25,7 @@ from edge_app.vision import (
     scale,
 )
 from edge_app.vision.image import load
+from edge_app.vision.ink import stroke_ink
 from trainer.data import read_idx_dir
 from trainer.synth.glyphs import hershey_glyphs
 from trainer.synth.scenes import SceneMaker, clean_scan
@@ -128,6 +129,31 @@ def test_ruled_and_squared_paper_leave_the_digit_alone():
     found = find_digits(page)
     boxes = [c.box for c in found if c.box[3] > 40]
     assert len(boxes) == 1 and boxes[0][2] < 120  # the 4 alone, no line attached
+
+
+# --- ink in shade ------------------------------------------------------------------------------
+
+
+def test_grain_in_a_shadow_is_not_ink_but_a_pencil_line_there_is():
+    """Half the sheet in a shadow (paper 100 instead of 220) and the same sensor grain over
+    all of it: in the shade that grain is twice the share of the paper, and read against the
+    bright half's noise it would speckle the shadow with ink (16.6 % of its pixels before)."""
+    rng = np.random.default_rng(0)
+    page = np.full((240, 320), 220, np.float32)
+    page[:, 160:] = 100
+    page = cv2.GaussianBlur(page, (0, 0), 6) + rng.normal(0, 4, page.shape)
+    cv2.line(page, (220, 60), (280, 180), 72, 3, cv2.LINE_AA)  # pencil, 28 % darker than shade
+    cv2.line(page, (60, 60), (120, 180), 160, 3, cv2.LINE_AA)  # and in the light
+    ink = stroke_ink(np.clip(page, 0, 255).astype(np.uint8), 3.0)
+    shaded, lit = np.zeros((240, 320), np.uint8), np.zeros((240, 320), np.uint8)
+    cv2.line(shaded, (220, 60), (280, 180), 255, 1)
+    cv2.line(lit, (60, 60), (120, 180), 255, 1)
+    grain = np.zeros((240, 320), bool)
+    grain[20:-20, 190:-20] = True
+    grain &= cv2.dilate(shaded, np.ones((9, 9), np.uint8)) == 0
+    assert np.mean(ink.weak[grain] > 0) < 0.03
+    assert np.mean(ink.weak[shaded > 0] > 0) > 0.95
+    assert np.mean(ink.weak[lit > 0] > 0) > 0.95
 
 
 # --- input types and sizes ---------------------------------------------------------------------

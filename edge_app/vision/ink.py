@@ -37,6 +37,10 @@ WEAK_INK = 0.07
 STRONG_INK = 0.1
 NOISE_FACTOR = 4.0
 STRONG_NOISE = 6.0  # a piece of ink needs some pixels this many times the noise
+# Paper this much darker than the image's usual paper is in shade (see stroke_ink). A phone's
+# vignetting darkens the corners of a sheet by up to a quarter: that is not shade, and raising
+# the levels there breaks a faint grid into lengths read as digits (squared_paper.png at 1.25).
+SHADE_RANGE = 1.35
 
 
 @dataclass(frozen=True)
@@ -168,10 +172,30 @@ def stroke_ink(gray: np.ndarray, stroke: float, paper: np.ndarray | None = None)
     noise = median_gray(strength, 0.25)
     weak_level = max(int(WEAK_INK * 255), int(NOISE_FACTOR * noise))
     strong_level = max(int(STRONG_INK * 255), weak_level + 8, int(STRONG_NOISE * noise))
-    _, weak = cv2.threshold(strength, weak_level, 255, cv2.THRESH_BINARY)
-    strong = strength > strong_level
+    ref = median_gray(paper, 0.5)
+    if median_gray(paper, 0.02) * SHADE_RANGE < ref:
+        # Part of the sheet lies in shade: there the same grain is a larger share of a darker
+        # paper, so each pixel's levels grow as its paper darkens.
+        weak_lut, strong_lut = _shaded_levels(ref, noise, weak_level, strong_level)
+        weak = cv2.compare(strength, cv2.LUT(paper, weak_lut), cv2.CMP_GT)
+        strong = strength > cv2.LUT(paper, strong_lut)
+    else:
+        _, weak = cv2.threshold(strength, weak_level, 255, cv2.THRESH_BINARY)
+        strong = strength > strong_level
     log.debug(
         "stroke ink (kernel %d, noise %d): weak > %d, strong > %d", k, noise, weak_level,
         strong_level,
     )  # fmt: skip
     return Ink(strength=strength, weak=weak, strong=strong, paper=paper)
+
+
+def _shaded_levels(
+    ref: int, noise: int, weak_level: int, strong_level: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The weak and strong levels for each paper brightness (uint8 look-up tables): the noise
+    was measured on the usual paper, ``ref``; on paper ``p`` darker than that the same grain is
+    ``ref / p`` times as large a share of it."""
+    gain = np.maximum(np.float32(ref) / np.maximum(np.arange(256, dtype=np.float32), 1), 1)
+    weak = np.maximum(weak_level, NOISE_FACTOR * noise * gain)
+    strong = np.maximum(strong_level, np.maximum(weak + 8, STRONG_NOISE * noise * gain))
+    return np.minimum(weak, 255).astype(np.uint8), np.minimum(strong, 255).astype(np.uint8)

@@ -62,8 +62,13 @@ class Ink:
 
 def median_gray(gray: np.ndarray, q: float = 0.5) -> int:
     """Median (or quantile ``q``) of a uint8 image, from its histogram (cheaper than numpy)."""
-    hist = cv2.calcHist([gray], [0], None, [256], [0, 256]).ravel()
-    return int(np.searchsorted(np.cumsum(hist), hist.sum() * q))
+    return gray_quantiles(gray, (q,))[0]
+
+
+def gray_quantiles(gray: np.ndarray, qs: tuple[float, ...]) -> list[int]:
+    """Quantiles ``qs`` of a uint8 image from one histogram."""
+    cumulative = np.cumsum(cv2.calcHist([gray], [0], None, [256], [0, 256]).ravel())
+    return [int(np.searchsorted(cumulative, cumulative[-1] * q)) for q in qs]
 
 
 def upper_tenth(values: np.ndarray) -> float:
@@ -172,8 +177,8 @@ def stroke_ink(gray: np.ndarray, stroke: float, paper: np.ndarray | None = None)
     noise = median_gray(strength, 0.25)
     weak_level = max(int(WEAK_INK * 255), int(NOISE_FACTOR * noise))
     strong_level = max(int(STRONG_INK * 255), weak_level + 8, int(STRONG_NOISE * noise))
-    ref = median_gray(paper, 0.5)
-    if median_gray(paper, 0.02) * SHADE_RANGE < ref:
+    darkest, ref = gray_quantiles(paper, (0.02, 0.5))
+    if darkest * SHADE_RANGE < ref:
         # Part of the sheet lies in shade: there the same grain is a larger share of a darker
         # paper, so each pixel's levels grow as its paper darkens.
         weak_lut, strong_lut = _shaded_levels(ref, noise, weak_level, strong_level)

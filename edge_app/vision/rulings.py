@@ -36,14 +36,31 @@ LINE_STRAIGHT = 0.25  # of a run: 0.375 character heights
 # this many character heights long: three digits run into each other are about two.
 LINE_PIECE = 5.0
 EDGE_REACH = 2  # px: a box this close to the region's edge reaches it
+# A run is a line where nine tenths of it is inked (the mean of 0/255 ink over it >= 230).
+FULL_RUN = 230
+
+
+# Near the image's edge, where only a share s (0..255) of a run lies in the image, the run is a
+# line when its ink, scaled up to the whole run (x 255 / s, in float32 as it was first written,
+# so a line ends at the same pixel), reaches FULL_RUN: the least ink that does, per share.
+def _shared_run(share: np.float32) -> int:
+    gain = np.float32(255.0) / max(share, np.float32(1.0))
+    return next((u for u in range(256) if np.float32(u) * gain >= FULL_RUN), 255)
+
+
+_SHARED_RUN = np.array([_shared_run(s) for s in np.arange(256, dtype=np.float32)], np.uint8)
+HALF_IN = 128  # a run less than half in the image is no line's: too little of it is seen
 
 
 def _horizontal_rulings(
     mask: np.ndarray, thickness: int, run: int, exact: bool, inside: np.ndarray | None = None
 ) -> np.ndarray:
-    """Pixels of ``mask`` (uint8 0/255) on thin horizontal lines at most +-12 degrees off
-    (``exact``: the lines' own pixels to the image's edges, else the band round their middles;
-    ``inside``: which pixels of a turned canvas are the image's, None: all)."""
+    """Pixels of ``mask`` (uint8 0/255) on thin horizontal lines at most +-12 degrees off, as
+    uint8 0/255 (``exact``: the lines' own pixels to the image's edges, else the band round
+    their middles; ``inside``: which pixels of a turned canvas are the image's, None: all).
+
+    Every step is a uint8 OpenCV operation: on a 12 MP page each numpy pass over the image
+    costs milliseconds, and this runs for both families of lines of every region."""
     across = cv2.getStructuringElement(cv2.MORPH_RECT, (1, thickness + 1))
     thick = cv2.morphologyEx(mask, cv2.MORPH_OPEN, across)
     thin = cv2.subtract(mask, thick)
@@ -57,8 +74,10 @@ def _horizontal_rulings(
         # it then cut the faint 3 of tests/data/photos/faint.jpg away.)
         along = cv2.getStructuringElement(cv2.MORPH_RECT, (thickness + 1, 1))
         narrow = cv2.subtract(thick, cv2.morphologyEx(thick, cv2.MORPH_OPEN, along))
-        upright = cv2.blur(mask, (1, run), borderType=cv2.BORDER_REPLICATE) >= 230
-        lines = cv2.bitwise_or(thin, np.where(upright, narrow, 0).astype(np.uint8))
+        upright = cv2.compare(
+            cv2.blur(mask, (1, run), borderType=cv2.BORDER_REPLICATE), FULL_RUN, cv2.CMP_GE
+        )
+        lines = cv2.bitwise_or(thin, cv2.bitwise_and(narrow, upright))
     # Thicken the thin ink across the line so a line a degree or two off (perspective bends a
     # page's lines apart) still gives long runs.
     slack = max(2, thickness) + int(run * 0.03)
@@ -70,11 +89,19 @@ def _horizontal_rulings(
         # (the stub would be read as a "1").
         # The window runs along rows only: unturned, every row's share is the same one row's.
         inside = np.full((1, mask.shape[1]), 255, np.uint8) if inside is None else inside
-        share = cv2.blur(inside, (run, 1), borderType=cv2.BORDER_CONSTANT).astype(np.float32)
-        filled = np.where(share >= 128, filled * (255.0 / np.maximum(share, 1.0)), 0)
-    # Nine tenths of the run inked: crossings of a grid and JPEG gaps do not break a line. A
-    # digit on the line is no thin ink: the line's run breaks there, and the digit is kept.
-    seeds = (filled >= 230).astype(np.uint8)
+        share = cv2.blur(inside, (run, 1), borderType=cv2.BORDER_CONSTANT)
+        # Nine tenths of the part of the run in the image inked, where half the run or more is
+        # in it: the level ``filled`` must reach for each share, looked up.
+        need = cv2.LUT(share, _SHARED_RUN)
+        seen = cv2.compare(share, HALF_IN, cv2.CMP_GE)
+        if need.shape != filled.shape:  # one row for all rows
+            need = np.ascontiguousarray(np.broadcast_to(need, filled.shape))
+            seen = np.ascontiguousarray(np.broadcast_to(seen, filled.shape))
+        seeds = cv2.bitwise_and(cv2.compare(filled, need, cv2.CMP_GE), seen)
+    else:
+        # Nine tenths of the run inked: crossings of a grid and JPEG gaps do not break a line.
+        # A digit on the line is no thin ink: the line's run breaks there, and the digit is kept.
+        seeds = cv2.compare(filled, FULL_RUN, cv2.CMP_GE)
     if not exact:
         # A seed marks the middle of a full run. Seeds shorter than a quarter run are dropped:
         # a line is cut only where it runs on for a quarter run more, so the long arm of a big
@@ -82,8 +109,8 @@ def _horizontal_rulings(
         # tests/data/photos/faint.jpg (read "2 2" without it) and a tilted grid (a quarter
         # leaves no stub of its lines beside the digit, a half does).
         seeds = cv2.morphologyEx(seeds, cv2.MORPH_OPEN, np.ones((1, max(1, run // 4)), np.uint8))
-        return (thin > 0) & (cv2.dilate(seeds, across) > 0)
-    band = cv2.dilate(seeds, across) > 0
+        return cv2.bitwise_and(thin, cv2.dilate(seeds, across))
+    band = cv2.dilate(seeds, across)
     # The band is as wide as the slack; of the ink in it, only what lies on straight rows
     # (LINE_STRAIGHT of a run, small gaps bridged) is the line itself: a digit's stroke beside
     # the line bends away from the row sooner, and is kept.
@@ -92,7 +119,7 @@ def _horizontal_rulings(
     rows = cv2.morphologyEx(thin, cv2.MORPH_CLOSE, bridge)
     rows = cv2.morphologyEx(rows, cv2.MORPH_OPEN, straight)
     rows = cv2.dilate(rows, cv2.getStructuringElement(cv2.MORPH_RECT, (1, 3)))
-    return (thin > 0) & band & (rows > 0)
+    return cv2.bitwise_and(cv2.bitwise_and(thin, band), rows)
 
 
 def ruling_angle(lines: np.ndarray) -> float:
@@ -175,12 +202,12 @@ def remove_rulings(
         if abs(angle) >= 1.0:
             work, turn = _turned(image, angle)
             inside = _turned(np.full(image.shape, 255, np.uint8), angle)[0] if exact else None
-            hit = _horizontal_rulings(work, thickness, run, exact, inside).astype(np.uint8)
+            hit = _horizontal_rulings(work, thickness, run, exact, inside)
             back = cv2.invertAffineTransform(turn)
-            hit = cv2.warpAffine(hit, back, image.shape[::-1], flags=cv2.INTER_NEAREST) > 0
+            hit = cv2.warpAffine(hit, back, image.shape[::-1], flags=cv2.INTER_NEAREST)
         else:
             hit = _horizontal_rulings(image, thickness, run, exact)
-        out[(hit.T if flip else hit) & (out > 0)] = 0
+        out = cv2.bitwise_and(out, cv2.bitwise_not(np.ascontiguousarray(hit.T) if flip else hit))
     log.debug("rulings removed: %d px", int(np.count_nonzero(mask)) - int(np.count_nonzero(out)))
     return out
 

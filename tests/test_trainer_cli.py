@@ -90,6 +90,7 @@ def test_help_does_not_import_heavy_packages():
         (["--batch-size", "many"], "is not a whole number"),
         (["--frobnicate"], "unrecognized arguments"),
         (["--ensemble", "1"], "at least 2 members"),
+        (["--crossed-sevens", "1.5"], "share between 0 and 1"),
         (["--ensemble", "3", "--compare", "mlp,edge-cnn"], "do not mix"),
         (["--ensemble", "2", "--arch", "mlp,edgecnn"], "did you mean 'edge-cnn'"),
         (["--finetune", "runs/x"], "needs --extra-data"),

@@ -31,7 +31,7 @@ def test_one_epoch_compare_run_writes_every_report_file(data_dir, tmp_path, caps
     out = tmp_path / "run"
     code = cli.main(["--out", str(out), "--data-dir", str(data_dir), "--epochs", "1",
                      "--compare", "mlp,seed-cnn,edge-cnn", "--seed", "1",
-                     "--vision-photos", "0"])  # fmt: skip
+                     "--vision-photos", "0", "--crossed-sevens", "0.2"])  # fmt: skip
     captured = capsys.readouterr()
     assert code == 0, captured.err
     # stdout: the comparison table and where things are; stderr: logs and progress
@@ -54,7 +54,9 @@ def test_one_epoch_compare_run_writes_every_report_file(data_dir, tmp_path, caps
     assert run["config"]["archs"] == ["edge-cnn", "mlp", "seed-cnn"]
     assert run["versions"]["tensorflow"] and run["versions"]["keras"]
     assert set(run["data"]["checksums"]) == {p.name for p in data_dir.iterdir()}
-    assert run["data"] == run["data"] | {"train": 900, "val": 100, "test": 500}
+    assert run["data"] == run["data"] | {"val": 100, "test": 500}
+    # a crossed twin for a fifth of the training 7s (mnist-mini's 900 have about 90)
+    assert run["config"]["crossed_sevens"] == 0.2 and 900 + 10 <= run["data"]["train"] <= 900 + 25
 
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["arch"] == "edge-cnn" and metrics["n"] == 500

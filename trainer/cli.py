@@ -164,6 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
         "read what the vision step hands it and to say 'not a digit' (12 classes); 0 trains a "
         f"plain 10-digit classifier on MNIST alone (default: {defaults.vision_photos})",
     )  # fmt: skip
+    parser.add_argument(
+        "--crossed-sevens", type=float, metavar="SHARE", default=defaults.crossed_sevens,
+        help="share of the training 7s that also join crossed (a bar through the stem, as "
+        "much of the world writes them; MNIST has few); 0 adds none "
+        f"(default: {defaults.crossed_sevens})",
+    )  # fmt: skip
     augment = parser.add_mutually_exclusive_group()
     augment.add_argument(
         "--augment", dest="augment", action="store_const", const=True, default=None,
@@ -267,6 +273,7 @@ def config_from_args(parser: argparse.ArgumentParser, args: argparse.Namespace) 
         augment=args.augment,
         deterministic=args.deterministic,
         vision_photos=defaults.vision_photos if args.vision_photos is None else args.vision_photos,
+        crossed_sevens=args.crossed_sevens,
         ensemble=args.ensemble,
     )
 

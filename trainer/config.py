@@ -38,6 +38,8 @@ class TrainConfig:
         vision_photos: synthetic photos whose vision crops join the training data, which
             makes a vision model (12 classes: digits, none, cut; see trainer.vision_data);
             0 trains a plain 10-digit classifier on MNIST alone.
+        crossed_sevens: share of the training 7s given a crossed twin (see
+            :mod:`trainer.styles`); 0 adds none.
         ensemble: 0 trains each of ``archs`` on its own; N >= 2 trains N members (seeds
             ``seed``, ``seed + 1``, ...; ``archs`` in turn) and makes ``model.keras`` the model
             that averages their probabilities (see :mod:`trainer.ensemble`).
@@ -63,6 +65,7 @@ class TrainConfig:
     augment: bool | None = None
     deterministic: bool = False
     vision_photos: int = 3000
+    crossed_sevens: float = 0.0
     ensemble: int = 0
 
     def __post_init__(self) -> None:
@@ -83,6 +86,8 @@ class TrainConfig:
             raise ConfigError("ensemble must be 0 (none) or at least 2 members")
         if self.vision_photos < 0:
             raise ConfigError("vision-photos must be 0 (MNIST only) or more")
+        if not 0.0 <= self.crossed_sevens <= 1.0:
+            raise ConfigError("crossed-sevens must be a share between 0 and 1")
         if not 0.0 < self.val_fraction < 0.5:
             raise ConfigError("val-fraction must be between 0 and 0.5")
 
@@ -106,6 +111,7 @@ class TrainConfig:
         """Rebuild a config saved by :meth:`to_json`, replacing ``overrides``."""
         known = {f.name for f in fields(cls)}
         kwargs = {k: v for k, v in data.items() if k in known}
+        kwargs.setdefault("crossed_sevens", 0.0)  # saved before 7s were crossed: none were
         kwargs.update(overrides)
         for key in ("out", "data_dir"):
             if kwargs.get(key) is not None:

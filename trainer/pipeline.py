@@ -176,6 +176,11 @@ def run(config: TrainConfig, verbose: int = 1) -> RunSummary:
             np.concatenate([x_val, vision.val.x]),
             np.concatenate([y_val, vision.val.y]),
         )
+    if config.crossed_sevens:
+        from trainer.styles import with_crossed_sevens
+
+        crossed = with_crossed_sevens(splits[0], splits[1], config.crossed_sevens, config.seed)
+        splits = (*crossed, splits[2], splits[3])
     classes = len(VISION_LABELS) if vision is not None else len(LABELS)
     record = _run_record(config, mnist, len(splits[1]), len(splits[3]))
     if config.ensemble:

@@ -32,7 +32,7 @@ def test_a_crossed_seven_gains_a_bar_across_its_stem():
     added = (crossed >= INK) & (seven < INK)
     rows = np.flatnonzero(added.any(axis=1))
     # The bar lies in the middle of the 7's height, wider than the stem, on both sides of it.
-    assert 10 <= rows.min() and rows.max() <= 18
+    assert rows.min() >= 10 and rows.max() <= 18
     bar_row = rows[np.argmax(added[rows].sum(axis=1))]
     stem = np.flatnonzero(seven[bar_row] >= INK)
     bar = np.flatnonzero(crossed[bar_row] >= INK)
